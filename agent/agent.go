@@ -1,0 +1,274 @@
+// Package agent is the node agent (`algos agent`): it registers its node with the control plane
+// using the pool's join token, heartbeats its state, prepares algorithm versions and runs their
+// workers, and serves the calls the control plane routes to it.
+package agent
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/algos-dev/algos/agent/artifact"
+	"github.com/algos-dev/algos/agent/worker"
+	"github.com/algos-dev/algos/api"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// Server is the control plane's base URL.
+	Server string
+	// JoinToken is the pool's join token (a secret: from the environment, never a flag).
+	JoinToken string
+	// InstanceID identifies the VM or process this agent runs on (from the cloud).
+	InstanceID string
+	// Listen is the address to serve the control plane's calls on (default 127.0.0.1:0).
+	Listen string
+	// Advertise is the base URL the control plane reaches this agent at (default: from the
+	// listener's address).
+	Advertise string
+	// DataDir holds artifacts and worker run directories.
+	DataDir string
+	Logger  *slog.Logger
+	// Artifact settings passed to the artifact cache (runner, SDK, toolchains).
+	Python, Go, Algos string
+	PythonRunner      []byte
+	GoSDK             map[string][]byte
+	// StopGrace bounds a worker's stop (SIGTERM → SIGKILL).
+	StopGrace time.Duration
+}
+
+// Validate checks the configuration and fills defaults.
+func (c *Config) Validate() error {
+	if c.Server == "" || c.JoinToken == "" || c.InstanceID == "" || c.DataDir == "" {
+		return errors.New("agent: Server, JoinToken (ALGOS_JOIN_TOKEN), InstanceID and DataDir are required")
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Agent is one node's agent.
+type Agent struct {
+	cfg         Config
+	log         *slog.Logger
+	invokeToken string
+	pool        *worker.Pool
+	cache       *artifact.Cache
+	join        *api.Client
+
+	mu       sync.Mutex
+	nodeID   string
+	node     *api.Client // authenticated with the node credential
+	interval time.Duration
+	versions map[string]api.NodeVersion
+}
+
+// New returns an agent.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent"), invokeToken: hex.EncodeToString(b),
+		join: api.NewClient(cfg.Server, cfg.JoinToken, api.WithBearer()), versions: map[string]api.NodeVersion{}, interval: 2 * time.Second}
+	var err error
+	a.pool, err = worker.NewPool(worker.PoolConfig{Logger: cfg.Logger.With("component", "worker"), RunDir: filepath.Join(cfg.DataDir, "run"), StopGrace: cfg.StopGrace})
+	if err != nil {
+		return nil, err
+	}
+	a.cache, err = artifact.New(artifact.Config{
+		Dir: filepath.Join(cfg.DataDir, "artifacts"), Fetch: a.fetch, Logger: cfg.Logger,
+		Python: cfg.Python, Go: cfg.Go, Algos: cfg.Algos, PythonRunner: cfg.PythonRunner, GoSDK: cfg.GoSDK,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Run serves until ctx ends, then stops every worker and returns.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	adv := a.cfg.Advertise
+	if adv == "" {
+		adv = "http://" + ln.Addr().String()
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	var wg sync.WaitGroup
+	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.pool.Run(poolCtx) }()
+	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
+	a.log.Info("agent listening", "address", adv, "instance_id", a.cfg.InstanceID)
+
+	a.loop(ctx, adv)
+
+	shCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	_ = srv.Shutdown(shCtx)
+	cancel()
+	stopPool()
+	wg.Wait()
+	a.log.Info("agent stopped")
+	return nil
+}
+
+// loop registers, then heartbeats; it registers again when the control plane forgets the node.
+func (a *Agent) loop(ctx context.Context, advertise string) {
+	backoff := 200 * time.Millisecond
+	registered := false
+	for ctx.Err() == nil {
+		if !registered {
+			if err := a.register(ctx, advertise); err != nil {
+				a.log.Warn("registration failed; retrying", "err", err, "in", backoff)
+				sleep(ctx, jitter(backoff))
+				backoff = min(backoff*2, 10*time.Second)
+				continue
+			}
+			registered, backoff = true, 200*time.Millisecond
+		}
+		a.mu.Lock()
+		interval, node, id := a.interval, a.node, a.nodeID
+		a.mu.Unlock()
+		sleep(ctx, interval)
+		if ctx.Err() != nil {
+			return
+		}
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := node.Heartbeat(hctx, id, api.Heartbeat{InvokeToken: a.invokeToken, Workers: a.stats()})
+		cancel()
+		var ae *api.Error
+		if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusNotFound) {
+			a.log.Warn("control plane does not know this node any more; registering again", "node_id", id)
+			registered = false
+		} else if err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat failed", "err", err)
+		}
+	}
+}
+
+func (a *Agent) register(ctx context.Context, advertise string) error {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	host, _ := os.Hostname()
+	reg, err := a.join.RegisterNode(rctx, api.RegisterNode{InstanceID: a.cfg.InstanceID, Hostname: host, Address: advertise,
+		Capacity: capacity(), InvokeToken: a.invokeToken})
+	if err != nil {
+		return err
+	}
+	iv, err := time.ParseDuration(reg.HeartbeatInterval)
+	if err != nil || iv <= 0 {
+		iv = 2 * time.Second
+	}
+	a.mu.Lock()
+	a.nodeID, a.interval = reg.NodeID, iv
+	a.node = api.NewClient(a.cfg.Server, reg.Token, api.WithBearer())
+	a.mu.Unlock()
+	a.log.Info("registered", "node_id", reg.NodeID)
+	return nil
+}
+
+func (a *Agent) stats() []api.WorkerStats {
+	ks := a.pool.Stats()
+	out := make([]api.WorkerStats, 0, len(ks))
+	for _, k := range ks {
+		id, _, _ := strings.Cut(k.Key, "#")
+		out = append(out, api.WorkerStats{Version: id, Workers: k.Workers, Busy: k.Busy, Starting: k.Starting, Queued: k.Queued})
+	}
+	return out
+}
+
+// nodeClient returns the client authenticated as this node, and its ID.
+func (a *Agent) nodeClient() (*api.Client, string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.node == nil {
+		return nil, "", errors.New("the node is not registered yet")
+	}
+	return a.node, a.nodeID, nil
+}
+
+func (a *Agent) fetch(ctx context.Context, digest string) (io.ReadCloser, error) {
+	c, id, err := a.nodeClient()
+	if err != nil {
+		return nil, err
+	}
+	return c.Artifact(ctx, id, digest)
+}
+
+// version returns what is needed to run a version, from memory after the first call.
+func (a *Agent) version(ctx context.Context, id string) (api.NodeVersion, error) {
+	a.mu.Lock()
+	v, ok := a.versions[id]
+	a.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	c, nodeID, err := a.nodeClient()
+	if err != nil {
+		return v, err
+	}
+	if v, err = c.NodeVersion(ctx, nodeID, id); err != nil {
+		return v, err
+	}
+	a.mu.Lock()
+	a.versions[id] = v // versions are immutable
+	a.mu.Unlock()
+	return v, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(mrand.Int64N(int64(d)/2+1))
+}
+
+// capacity reports this machine's CPUs and memory.
+func capacity() api.Capacity {
+	c := api.Capacity{CPU: float64(runtime.NumCPU())}
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return c
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			c.MemoryMiB = int(math.Round(float64(kb) / 1024))
+		}
+	}
+	return c
+}

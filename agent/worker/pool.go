@@ -1,0 +1,509 @@
+package worker
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Pool keeps warm workers per Key and runs calls on them, one call per worker at a time.
+// Invoke, Stats and Logs are safe for concurrent use; Run is called once.
+type Pool struct {
+	cfg PoolConfig
+	log *slog.Logger
+	wg  sync.WaitGroup // one per worker goroutine (runWorker)
+
+	mu      sync.Mutex
+	keys    map[string]*keyState
+	seq     uint64
+	running bool
+	closed  bool
+}
+
+// keyState is the pool's state for one Key; guarded by Pool.mu.
+type keyState struct {
+	spec       Spec // the latest call's
+	log        *logRing
+	workers    map[*worker]struct{} // every live process, whatever its state
+	idle       []*worker            // oldest first; taken from the end
+	starting   int
+	waiters    list.List // of *waiter, FIFO
+	emptySince time.Time // when the Key last had no workers and no waiters
+}
+
+type workerState int
+
+const (
+	stateStarting workerState = iota
+	stateIdle
+	stateBusy
+	stateStopping // being stopped or killed; never reused
+)
+
+// worker is the pool's record of one worker; its fields are guarded by Pool.mu.
+type worker struct {
+	id        string
+	ks        *keyState
+	proc      *process // set once spawned
+	state     workerState
+	served    int // calls handed to it
+	idleSince time.Time
+	stopping  bool
+	stop      chan struct{} // closed when the pool wants the worker gone
+}
+
+// waiter is a call waiting for a worker. Once done is closed, exactly one of w and err is set.
+type waiter struct {
+	elem *list.Element
+	done chan struct{}
+	w    *worker
+	cold bool
+	err  error
+}
+
+// NewPool validates cfg, applies its defaults and creates cfg.RunDir when missing. The pool
+// serves Invoke at once; Run reaps idle workers and stops them all at the end.
+func NewPool(cfg PoolConfig) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+		return nil, fmt.Errorf("worker: create run directory: %w", err)
+	}
+	return &Pool{
+		cfg:  cfg,
+		log:  cfg.Logger.With("component", "worker_pool"),
+		keys: make(map[string]*keyState),
+	}, nil
+}
+
+// Run stops workers idle longer than their Spec.IdleTimeout, every ReapInterval, until ctx
+// ends. Then it closes the pool (waiting and later calls get ErrClosed), stops every worker
+// (SIGTERM to its process group, SIGKILL after StopGrace) and returns nil once all worker
+// processes are reaped and the pool's goroutines have ended. Calls running on a worker then
+// fail with an error that matches both ErrClosed and ErrWorkerDied. Blocks; call once.
+func (p *Pool) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.running || p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: Run called twice", ErrClosed)
+	}
+	p.running = true
+	p.mu.Unlock()
+
+	t := time.NewTicker(p.cfg.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.shutdown()
+			return nil
+		case now := <-t.C:
+			p.reap(now)
+		}
+	}
+}
+
+// Invoke runs one call: request is one protocol request line (a trailing newline is
+// optional; a newline inside is ErrInvalidRequest). It blocks until the response came or the
+// call failed; ctx bounds the wait for a worker, the worker's start and the call. Errors:
+// ErrQueueFull at once when the queue is full; ErrTimeout (also context.DeadlineExceeded)
+// or context.Canceled when ctx ended, in which case a worker running the call was killed;
+// *DiedError; *StartError; ErrResponseTooLarge; ErrProtocol; ErrClosed; ErrInvalidSpec.
+// Safe for concurrent use.
+func (p *Pool) Invoke(ctx context.Context, spec Spec, request []byte, opts CallOptions) (*Result, error) {
+	spec = spec.withDefaults()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	req, err := requestLine(request)
+	if err != nil {
+		return nil, err
+	}
+	w, cold, err := p.acquire(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil { // served and cancelled at once: do not spend the worker
+		p.mu.Lock()
+		w.served--
+		p.availableLocked(w)
+		p.mu.Unlock()
+		return nil, ctxError(ctx, "waiting for a worker")
+	}
+	res, err := w.proc.call(ctx, req, opts.CaptureLog)
+	stopped := p.release(w)
+	if err != nil {
+		if errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) {
+			p.log.Info("call ended while running; worker killed", "worker_id", w.id, "key", spec.Key, "error", err)
+		}
+		if stopped && errors.Is(err, ErrWorkerDied) {
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+		return nil, err
+	}
+	return &Result{
+		Response:     res.response,
+		Log:          res.log,
+		LogTruncated: res.logTruncated,
+		ColdStart:    cold,
+		WorkerID:     w.id,
+		Duration:     res.duration,
+	}, nil
+}
+
+// Stats returns the Keys that have workers or waiting calls, sorted by Key. Safe
+// concurrently; does not block on calls.
+func (p *Pool) Stats() []KeyStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []KeyStats
+	for key, ks := range p.keys {
+		if len(ks.workers) == 0 && ks.waiters.Len() == 0 {
+			continue
+		}
+		s := KeyStats{Key: key, Workers: len(ks.workers), Starting: ks.starting, Queued: ks.waiters.Len()}
+		for w := range ks.workers {
+			switch w.state {
+			case stateIdle:
+				s.Idle++
+			case stateBusy:
+				s.Busy++
+			}
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b KeyStats) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// Logs returns a copy of the Key's recent log (all its workers, interleaved by line; at most
+// LogRingBytes), or nil for a Key the pool does not know (or forgot after LogRetention).
+// Safe concurrently.
+func (p *Pool) Logs(key string) []byte {
+	p.mu.Lock()
+	ks := p.keys[key]
+	p.mu.Unlock()
+	if ks == nil {
+		return nil
+	}
+	return ks.log.Bytes()
+}
+
+func requestLine(b []byte) ([]byte, error) {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	switch {
+	case len(b) == 0:
+		return nil, fmt.Errorf("%w: empty", ErrInvalidRequest)
+	case bytes.IndexByte(b, '\n') >= 0:
+		return nil, fmt.Errorf("%w: raw newline inside the line", ErrInvalidRequest)
+	}
+	out := make([]byte, len(b)+1)
+	copy(out, b)
+	out[len(b)] = '\n'
+	return out, nil
+}
+
+// acquire returns a worker reserved for the caller (state busy), starting one or queueing
+// as the Spec allows, and whether the caller waited for a worker that serves its first call.
+func (p *Pool) acquire(ctx context.Context, spec Spec) (*worker, bool, error) {
+	if ctx.Err() != nil {
+		return nil, false, ctxError(ctx, "waiting for a worker")
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	ks := p.keyLocked(spec)
+	for n := len(ks.idle); n > 0; n = len(ks.idle) {
+		w := ks.idle[n-1]
+		ks.idle[n-1] = nil
+		ks.idle = ks.idle[:n-1]
+		if !w.proc.usable() { // died while idle; runWorker removes it
+			w.state = stateStopping
+			continue
+		}
+		w.state = stateBusy
+		w.served++
+		p.mu.Unlock()
+		return w, false, nil
+	}
+	if len(ks.workers) < spec.MaxInstances {
+		p.startLocked(ks)
+	} else if ks.waiters.Len()-ks.starting >= spec.QueueSize {
+		n := ks.waiters.Len()
+		p.mu.Unlock()
+		return nil, false, fmt.Errorf("%w: %d calls wait for %d busy workers", ErrQueueFull, n, spec.MaxInstances)
+	}
+	wt := &waiter{done: make(chan struct{})}
+	wt.elem = ks.waiters.PushBack(wt)
+	p.mu.Unlock()
+
+	select {
+	case <-wt.done:
+		return wt.w, wt.cold, wt.err
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	select {
+	case <-wt.done: // served or failed meanwhile: hand the worker on
+		if wt.w != nil {
+			wt.w.served--
+			p.availableLocked(wt.w)
+		}
+	default:
+		ks.waiters.Remove(wt.elem)
+		p.markEmptyLocked(ks)
+	}
+	p.mu.Unlock()
+	return nil, false, ctxError(ctx, "waiting for a worker")
+}
+
+// release takes a worker back after a call: to the next waiter, to the idle list, or, when
+// it is dead or being stopped, nowhere (runWorker removes it). It reports whether the pool
+// had asked the worker to stop.
+func (p *Pool) release(w *worker) (stopped bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.stopping || !w.proc.usable() {
+		w.state = stateStopping
+		return w.stopping
+	}
+	p.availableLocked(w)
+	return false
+}
+
+// availableLocked gives a ready worker to the first waiter, or makes it idle.
+func (p *Pool) availableLocked(w *worker) {
+	ks := w.ks
+	if w.stopping {
+		w.state = stateStopping
+		return
+	}
+	if e := ks.waiters.Front(); e != nil {
+		wt := ks.waiters.Remove(e).(*waiter)
+		wt.cold = w.served == 0
+		w.served++
+		w.state = stateBusy
+		wt.w = w
+		close(wt.done)
+		return
+	}
+	w.state = stateIdle
+	w.idleSince = time.Now()
+	ks.idle = append(ks.idle, w)
+}
+
+func (p *Pool) keyLocked(spec Spec) *keyState {
+	ks := p.keys[spec.Key]
+	if ks == nil {
+		ks = &keyState{log: newLogRing(p.cfg.LogRingBytes), workers: make(map[*worker]struct{})}
+		p.keys[spec.Key] = ks
+	}
+	ks.spec = spec
+	return ks
+}
+
+func (p *Pool) markEmptyLocked(ks *keyState) {
+	if len(ks.workers) == 0 && ks.waiters.Len() == 0 {
+		ks.emptySince = time.Now()
+	}
+}
+
+// startLocked registers a new worker of ks as starting and starts it in the background.
+func (p *Pool) startLocked(ks *keyState) {
+	p.seq++
+	w := &worker{id: fmt.Sprintf("w%d", p.seq), ks: ks, state: stateStarting, stop: make(chan struct{})}
+	ks.workers[w] = struct{}{}
+	ks.starting++
+	p.wg.Add(1) // under mu while !closed: before shutdown's Wait
+	go p.runWorker(w, ks.spec)
+}
+
+// stopLocked asks a worker to go: runWorker sends SIGTERM, then SIGKILL after StopGrace.
+func (p *Pool) stopLocked(w *worker) {
+	if !w.stopping {
+		w.stopping = true
+		close(w.stop)
+	}
+}
+
+// runWorker owns one worker from spawn to reap: it waits for PIPE_INIT_COMPLETE (or a start
+// failure), hands the worker to the pool, stops it when asked, and removes it once reaped.
+func (p *Pool) runWorker(w *worker, spec Spec) {
+	defer p.wg.Done()
+	log := p.log.With("worker_id", w.id, "key", spec.Key)
+	dir, err := os.MkdirTemp(p.cfg.RunDir, w.id+"-")
+	if err != nil {
+		p.startFailed(w, log, &StartError{WorkerID: w.id, ExitCode: -1, Err: err})
+		return
+	}
+	proc, err := startProcess(procConfig{
+		id: w.id, dir: dir, spec: spec, keyLog: w.ks.log, ringBytes: p.cfg.LogRingBytes,
+		maxResponse: p.cfg.MaxResponseBytes, maxCallLog: p.cfg.MaxCallLogBytes,
+		markerWait: p.cfg.MarkerWait, logger: log,
+	})
+	if err != nil {
+		p.startFailed(w, log, &StartError{WorkerID: w.id, ExitCode: -1, Err: err})
+		return
+	}
+	begun := time.Now()
+	log.Debug("worker started", "pid", proc.pid)
+	p.mu.Lock()
+	w.proc = proc
+	p.mu.Unlock()
+
+	t := time.NewTimer(spec.StartTimeout)
+	var serr *StartError
+	select {
+	case <-proc.ready:
+	case <-proc.exited:
+		// ready is closed before the log reader ends, so this check is final.
+		select {
+		case <-proc.ready:
+		default:
+			serr = proc.startError(false)
+		}
+	case <-t.C:
+		proc.kill()
+		<-proc.exited
+		serr = proc.startError(true)
+	case <-w.stop:
+		p.terminate(proc)
+		serr = proc.startError(false)
+	}
+	t.Stop()
+	if serr != nil {
+		p.startFailed(w, log, serr)
+		return
+	}
+	log.Info("worker ready", "pid", proc.pid, "load_seconds", time.Since(begun).Seconds())
+	p.mu.Lock()
+	w.ks.starting--
+	p.availableLocked(w)
+	p.mu.Unlock()
+
+	select {
+	case <-proc.exited:
+	case <-w.stop:
+		p.terminate(proc)
+	}
+	log.Info("worker exited", "pid", proc.pid, "exit_code", proc.exitCode, "signal", sigName(proc.exitSig))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ks := w.ks
+	delete(ks.workers, w)
+	if i := slices.Index(ks.idle, w); i >= 0 {
+		ks.idle = slices.Delete(ks.idle, i, i+1)
+	}
+	w.state = stateStopping
+	// Calls still waiting need workers the exit may have made room for.
+	if !p.closed {
+		for need := ks.waiters.Len() - ks.starting; need > 0 && len(ks.workers) < ks.spec.MaxInstances; need-- {
+			p.startLocked(ks)
+		}
+	}
+	p.markEmptyLocked(ks)
+}
+
+// startFailed removes a worker that never became ready and fails every call waiting on its
+// Key with serr: they would only start the same failing program again.
+func (p *Pool) startFailed(w *worker, log *slog.Logger, serr *StartError) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.stopping {
+		log.Debug("worker stopped while starting", "error", serr)
+	} else {
+		log.Warn("worker failed to start", "error", serr)
+	}
+	ks := w.ks
+	delete(ks.workers, w)
+	ks.starting--
+	w.state = stateStopping
+	for e := ks.waiters.Front(); e != nil; e = e.Next() {
+		wt := e.Value.(*waiter)
+		wt.err = serr
+		close(wt.done)
+	}
+	ks.waiters.Init()
+	p.markEmptyLocked(ks)
+}
+
+// terminate sends SIGTERM to the worker's group, SIGKILL after StopGrace, and waits for exit.
+func (p *Pool) terminate(proc *process) {
+	proc.signal(syscall.SIGTERM)
+	t := time.NewTimer(p.cfg.StopGrace)
+	defer t.Stop()
+	select {
+	case <-proc.exited:
+	case <-t.C:
+		proc.kill()
+		<-proc.exited
+	}
+}
+
+// reap stops workers idle past their Key's IdleTimeout and forgets Keys empty past
+// LogRetention.
+func (p *Pool) reap(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, ks := range p.keys {
+		if ks.waiters.Len() == 0 {
+			keep := ks.idle[:0]
+			for _, w := range ks.idle {
+				if now.Sub(w.idleSince) >= ks.spec.IdleTimeout {
+					w.state = stateStopping
+					p.stopLocked(w)
+					continue
+				}
+				keep = append(keep, w)
+			}
+			clear(ks.idle[len(keep):])
+			ks.idle = keep
+		}
+		if len(ks.workers) == 0 && ks.waiters.Len() == 0 && now.Sub(ks.emptySince) >= p.cfg.LogRetention {
+			delete(p.keys, key)
+		}
+	}
+}
+
+// shutdown closes the pool, fails waiting calls, stops every worker and waits for them.
+func (p *Pool) shutdown() {
+	p.mu.Lock()
+	p.closed = true
+	for _, ks := range p.keys {
+		for e := ks.waiters.Front(); e != nil; e = e.Next() {
+			wt := e.Value.(*waiter)
+			wt.err = ErrClosed
+			close(wt.done)
+		}
+		ks.waiters.Init()
+		ks.idle = nil
+		for w := range ks.workers {
+			if w.state == stateIdle {
+				w.state = stateStopping
+			}
+			p.stopLocked(w)
+		}
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func sigName(s syscall.Signal) string {
+	if s == 0 {
+		return ""
+	}
+	return s.String()
+}

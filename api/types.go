@@ -1,0 +1,234 @@
+// Package api holds the wire types of the algos REST API and the Go client that the CLI, the
+// Terraform provider, the agent and algorithms use. It is the ground floor: it imports nothing
+// else of algos.
+package api
+
+import "time"
+
+// Runtimes an algorithm can use.
+const (
+	RuntimePython = "python"
+	RuntimeGo     = "go"
+	RuntimeExec   = "exec"
+)
+
+// Content types of call inputs and results, as Algorithmia names them.
+const (
+	ContentJSON   = "json"
+	ContentText   = "text"
+	ContentBinary = "binary"
+)
+
+// Resources a worker of a version needs.
+type Resources struct {
+	CPU       float64 `json:"cpu,omitempty"`        // cores
+	MemoryMiB int     `json:"memory_mib,omitempty"` // MiB
+	GPUs      int     `json:"gpus,omitempty"`
+	GPUMemMiB int     `json:"gpu_memory_mib,omitempty"`
+}
+
+// Scaling bounds the workers of a version.
+type Scaling struct {
+	MinInstances int `json:"min_instances"`
+	// MaxInstances is the most workers of one version on one node.
+	MaxInstances int `json:"max_instances,omitempty"`
+	// IdleTimeout: a worker idle this long is stopped (scale to zero), e.g. "5m".
+	IdleTimeout string `json:"idle_timeout,omitempty"`
+	// TargetConcurrency is the calls in flight per worker the autoscaler aims at.
+	TargetConcurrency int `json:"target_concurrency,omitempty"`
+	// QueueSize is how many calls may wait for a worker on one node before 429.
+	QueueSize int `json:"queue_size,omitempty"`
+}
+
+// Manifest describes how to run a version. It is read from `algorithm.json` at the root of the
+// source directory and snapshotted into each version.
+type Manifest struct {
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	Runtime     string `json:"runtime"`
+	// Entrypoint: python — the file defining apply (default "main.py"); go — the package to
+	// build (default "."); exec — the command line to run per call, e.g. ["./wc.sh", "-l"].
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// Output of an exec algorithm: auto (default), json, text or binary.
+	Output     string    `json:"output,omitempty"`
+	Resources  Resources `json:"resources,omitempty"`
+	Scaling    Scaling   `json:"scaling,omitempty"`
+	Timeout    int       `json:"timeout,omitempty"` // default call timeout, seconds
+	Visibility string    `json:"visibility,omitempty"`
+	Price      float64   `json:"price_per_call,omitempty"` // credits per call, royalty
+}
+
+// Visibility values.
+const (
+	Public  = "public"
+	Private = "private"
+)
+
+// Algorithm is an algorithm of an owner.
+type Algorithm struct {
+	Owner         string    `json:"owner"`
+	Name          string    `json:"name"`
+	Description   string    `json:"description,omitempty"`
+	Settings      Manifest  `json:"settings"`
+	LatestVersion string    `json:"latest_version,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// CreateAlgorithm is the body of POST /v1/algorithms/{owner}.
+type CreateAlgorithm struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Settings    Manifest `json:"settings"`
+}
+
+// Version is an immutable published version.
+type Version struct {
+	Owner        string    `json:"owner"`
+	Name         string    `json:"name"`
+	Version      string    `json:"version"`
+	Digest       string    `json:"digest"`
+	Manifest     Manifest  `json:"manifest"`
+	ReleaseNotes string    `json:"release_notes,omitempty"`
+	Visibility   string    `json:"visibility"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Bump values for publishing.
+const (
+	BumpMajor = "major"
+	BumpMinor = "minor"
+	BumpPatch = "patch"
+)
+
+// Key is an API key as the API shows it. Secret is set only in the reply that creates it.
+type Key struct {
+	ID         string     `json:"id"`
+	Owner      string     `json:"owner"`
+	Name       string     `json:"name,omitempty"`
+	Prefix     string     `json:"prefix"`
+	Algorithms []string   `json:"algorithms"`
+	Data       string     `json:"data"`
+	Manage     bool       `json:"manage"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	Secret     string     `json:"secret,omitempty"`
+}
+
+// CreateKey is the body of POST /v1/keys.
+type CreateKey struct {
+	Name       string     `json:"name,omitempty"`
+	Algorithms []string   `json:"algorithms,omitempty"` // default ["algo://*"]
+	Data       string     `json:"data,omitempty"`       // none, read, write; default none
+	Manage     bool       `json:"manage,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+}
+
+// PoolSpec is the desired state of a node pool.
+type PoolSpec struct {
+	Cloud        string            `json:"cloud"`
+	Region       string            `json:"region,omitempty"`
+	Zones        []string          `json:"zones,omitempty"`
+	InstanceType string            `json:"instance_type,omitempty"`
+	Image        string            `json:"image,omitempty"`
+	Spot         bool              `json:"spot,omitempty"`
+	MinSize      int               `json:"min_size"`
+	MaxSize      int               `json:"max_size"`
+	DesiredSize  int               `json:"desired_size"`
+	Labels       map[string]string `json:"labels,omitempty"`
+}
+
+// Pool is a node pool with its observed state.
+type Pool struct {
+	Name      string    `json:"name"`
+	Spec      PoolSpec  `json:"spec"`
+	Size      int       `json:"size"`     // registered, live nodes
+	NodeIDs   []string  `json:"node_ids"` // of those nodes
+	Status    string    `json:"status"`   // a line on the last reconcile
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreatePool is the body of POST /v1/node-pools.
+type CreatePool struct {
+	Name string   `json:"name"`
+	Spec PoolSpec `json:"spec"`
+}
+
+// Capacity is what a node offers.
+type Capacity struct {
+	CPU       float64 `json:"cpu"`
+	MemoryMiB int     `json:"memory_mib"`
+	GPUs      int     `json:"gpus"`
+}
+
+// WorkerStats is a node's view of the workers of one version.
+type WorkerStats struct {
+	Version  string `json:"version"` // version ID
+	Workers  int    `json:"workers"`
+	Busy     int    `json:"busy"`
+	Starting int    `json:"starting"`
+	Queued   int    `json:"queued"`
+}
+
+// Node is a registered agent.
+type Node struct {
+	ID         string        `json:"id"`
+	Pool       string        `json:"pool"`
+	InstanceID string        `json:"instance_id"`
+	Address    string        `json:"address"`
+	Capacity   Capacity      `json:"capacity"`
+	Ready      bool          `json:"ready"`
+	Workers    []WorkerStats `json:"workers,omitempty"`
+	LastSeenAt time.Time     `json:"last_seen_at"`
+}
+
+// RegisterNode is the body of POST /v1/nodes/register, authenticated by the pool's join token.
+type RegisterNode struct {
+	InstanceID string   `json:"instance_id"`
+	Hostname   string   `json:"hostname,omitempty"`
+	Address    string   `json:"address"`
+	Capacity   Capacity `json:"capacity"`
+	// InvokeToken is the secret the control plane must present on calls to the agent. The control
+	// plane keeps it in memory only; the agent repeats it in every heartbeat.
+	InvokeToken string `json:"invoke_token"`
+}
+
+// NodeRegistration is the reply to RegisterNode: the node's ID and its credential, used as the
+// bearer token of its later calls and required by the agent on calls from the control plane.
+type NodeRegistration struct {
+	NodeID            string `json:"node_id"`
+	Token             string `json:"token"`
+	HeartbeatInterval string `json:"heartbeat_interval"`
+}
+
+// Heartbeat is the body of POST /v1/nodes/{id}/heartbeat.
+type Heartbeat struct {
+	InvokeToken string        `json:"invoke_token"`
+	Workers     []WorkerStats `json:"workers"`
+}
+
+// NodeVersion is what an agent needs to run a version: GET /v1/nodes/{id}/versions/{vid}.
+type NodeVersion struct {
+	ID       string   `json:"id"` // owner/name/semver
+	Digest   string   `json:"digest"`
+	Manifest Manifest `json:"manifest"`
+}
+
+// AsyncReply answers a call with output=void.
+type AsyncReply struct {
+	Async     string `json:"async"`
+	RequestID string `json:"request_id"`
+}
+
+// RequestState answers GET /v1/requests/{id} while the request is still running.
+type RequestState struct {
+	RequestID string `json:"request_id"`
+	Status    string `json:"status"`
+}
+
+// Account is the account a key acts for: GET /v1/account.
+type Account struct {
+	Name  string `json:"name"`
+	Admin bool   `json:"admin"`
+}

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/algos-dev/algos/api"
+	execrunner "github.com/algos-dev/algos/sdk/exec"
+)
+
+// client builds an API client from --endpoint/$ALGOS_ENDPOINT and $ALGOS_API_KEY.
+func client(cmd *cobra.Command) (*api.Client, error) {
+	ep, _ := cmd.Flags().GetString("endpoint")
+	if ep == "" {
+		ep = os.Getenv("ALGOS_ENDPOINT")
+	}
+	if ep == "" {
+		ep = "http://127.0.0.1:8080"
+	}
+	key := os.Getenv("ALGOS_API_KEY")
+	if key == "" {
+		return nil, errors.New("no API key: set ALGOS_API_KEY (algos dev prints it)")
+	}
+	return api.NewClient(ep, key), nil
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func algoCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "algo", Short: "Publish and manage algorithms"}
+	var name, owner, bump, version, notes, visibility string
+	publish := &cobra.Command{
+		Use:   "publish DIR",
+		Short: "Publish a source directory (with its algorithm.json) as a new immutable version",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			m, err := api.ReadManifest(args[0])
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = m.Name
+			}
+			if name == "" {
+				abs, _ := filepath.Abs(args[0])
+				name = filepath.Base(abs)
+			}
+			if owner == "" {
+				acct, err := c.Account(ctx)
+				if err != nil {
+					return err
+				}
+				owner = acct.Name
+			}
+			if _, err := c.GetAlgorithm(ctx, owner, name); err != nil {
+				var ae *api.Error
+				if !errors.As(err, &ae) || ae.Status != 404 {
+					return err
+				}
+				if _, err := c.CreateAlgorithm(ctx, owner, api.CreateAlgorithm{Name: name, Description: m.Description}); err != nil {
+					return err
+				}
+			}
+			art, digest, err := api.PackSource(args[0])
+			if err != nil {
+				return err
+			}
+			v, err := c.PublishVersion(ctx, owner, name, bytes.NewReader(art), api.PublishOptions{Bump: bump, Version: version, ReleaseNotes: notes, Visibility: visibility})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "published %s/%s %s (%s, %s)\n", v.Owner, v.Name, v.Version, v.Manifest.Runtime, digest[:19])
+			fmt.Println(v.Owner + "/" + v.Name + "/" + v.Version)
+			return nil
+		},
+	}
+	publish.Flags().StringVar(&name, "name", "", "algorithm name (default: the manifest's name, else the directory's)")
+	publish.Flags().StringVar(&owner, "owner", "", "owner account (default: the key's)")
+	publish.Flags().StringVar(&bump, "bump", "", "major, minor (default) or patch; the first version is 1.0.0")
+	publish.Flags().StringVar(&version, "version", "", "explicit semantic version, e.g. 2.1.0")
+	publish.Flags().StringVar(&notes, "release-notes", "", "release notes")
+	publish.Flags().StringVar(&visibility, "visibility", "", "public or private (default: the manifest's, else public)")
+
+	versions := &cobra.Command{
+		Use:   "versions OWNER/NAME",
+		Short: "List an algorithm's versions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			o, n, ok := strings.Cut(args[0], "/")
+			if !ok {
+				return errors.New("name the algorithm as OWNER/NAME")
+			}
+			vs, err := c.ListVersions(cmd.Context(), o, n)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tRUNTIME\tVISIBILITY\tDIGEST")
+			for _, v := range vs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Version, v.Manifest.Runtime, v.Visibility, v.Digest[:19])
+			}
+			return tw.Flush()
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete OWNER/NAME",
+		Short: "Delete an algorithm and all its versions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			o, n, ok := strings.Cut(args[0], "/")
+			if !ok {
+				return errors.New("name the algorithm as OWNER/NAME")
+			}
+			return c.DeleteAlgorithm(cmd.Context(), o, n)
+		},
+	}
+	cmd.AddCommand(publish, versions, del)
+	return cmd
+}
+
+func callCmd() *cobra.Command {
+	var text, async, stdout bool
+	var file string
+	var timeout int
+	cmd := &cobra.Command{
+		Use:   "call OWNER/NAME[/VERSION] [INPUT]",
+		Short: "Call an algorithm: INPUT is JSON (or text with --text; '-' or none reads stdin; --file sends bytes)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			var in []byte
+			ct := "application/json"
+			switch {
+			case file != "":
+				if in, err = os.ReadFile(file); err != nil {
+					return err
+				}
+				ct = "application/octet-stream"
+			case len(args) == 2 && args[1] != "-":
+				in = []byte(args[1])
+			default:
+				if in, err = io.ReadAll(os.Stdin); err != nil {
+					return err
+				}
+			}
+			if text {
+				ct = "text/plain"
+			}
+			ctx := cmd.Context()
+			o := api.CallOptions{Timeout: timeout, Stdout: stdout}
+			if async {
+				r, err := c.CallAsync(ctx, args[0], ct, in, o)
+				if err != nil {
+					return err
+				}
+				fmt.Println(r.RequestID)
+				return nil
+			}
+			r, err := c.Call(ctx, args[0], ct, in, o)
+			if err != nil {
+				return err
+			}
+			return printResult(r)
+		},
+	}
+	cmd.Flags().BoolVar(&text, "text", false, "send INPUT as text")
+	cmd.Flags().StringVar(&file, "file", "", "send this file's bytes as binary input")
+	cmd.Flags().BoolVar(&async, "async", false, "call with output=void and print the request ID")
+	cmd.Flags().BoolVar(&stdout, "stdout", false, "print the call's log (your own algorithms only)")
+	cmd.Flags().IntVar(&timeout, "timeout", 0, "timeout in seconds (default: the version's)")
+	return cmd
+}
+
+// printResult prints a call's result: text as is, JSON indented, binary to stdout raw.
+func printResult(r *api.CallResponse) error {
+	if r.Error != nil {
+		return fmt.Errorf("%s: %s", r.Error.ErrorType, r.Error.Message)
+	}
+	if r.Metadata != nil && r.Metadata.Stdout != nil && *r.Metadata.Stdout != "" {
+		fmt.Fprint(os.Stderr, *r.Metadata.Stdout)
+	}
+	ct := ""
+	if r.Metadata != nil {
+		ct = r.Metadata.ContentType
+	}
+	switch ct {
+	case api.ContentText:
+		s, err := r.Text()
+		if err != nil {
+			return err
+		}
+		fmt.Println(s)
+	case api.ContentBinary:
+		b, err := r.Bytes()
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(b)
+		return err
+	default:
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, r.Result, "", "  "); err != nil {
+			return err
+		}
+		fmt.Println(buf.String())
+	}
+	return nil
+}
+
+func requestCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "request", Short: "Asynchronous requests"}
+	var wait time.Duration
+	get := &cobra.Command{
+		Use:   "get ID",
+		Short: "Print an asynchronous request's result (waits up to --wait while it runs)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			for {
+				r, done, err := c.GetRequest(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if done {
+					return printResult(r)
+				}
+				select {
+				case <-ctx.Done():
+					return errors.New("the request is still running")
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		},
+	}
+	get.Flags().DurationVar(&wait, "wait", 30*time.Second, "how long to wait for a running request")
+	cmd.AddCommand(get)
+	return cmd
+}
+
+func keyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Manage API keys"}
+	var name, data string
+	var algos []string
+	var manage bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API key (its secret is printed once)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			k, err := c.CreateKey(cmd.Context(), api.CreateKey{Name: name, Algorithms: algos, Data: data, Manage: manage})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "key %s created; its secret is shown only now:\n", k.ID)
+			fmt.Println(k.Secret)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "a name to recognise the key by")
+	create.Flags().StringSliceVar(&algos, "algo", nil, "algorithms it may call: algo://*, algo://owner/*, algo://owner/name/* (repeatable; default all)")
+	create.Flags().StringVar(&data, "data", "none", "Data API access: none, read or write")
+	create.Flags().BoolVar(&manage, "manage", false, "may publish and manage algorithms and keys")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List your keys",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			ks, err := c.ListKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tALGORITHMS\tDATA\tMANAGE\tREVOKED")
+			for _, k := range ks {
+				fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\t%v\t%v\n", k.ID, k.Name, k.Prefix, strings.Join(k.Algorithms, ","), k.Data, k.Manage, k.RevokedAt != nil)
+			}
+			return tw.Flush()
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a key (effective at once)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			return c.RevokeKey(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func poolCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "pool", Short: "Manage node pools"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List node pools and their nodes",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			ps, err := c.ListPools(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCLOUD\tSIZE\tDESIRED\tSTATUS")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", p.Name, p.Spec.Cloud, p.Size, p.Spec.DesiredSize, p.Status)
+			}
+			return tw.Flush()
+		},
+	}
+	var cloud, itype string
+	var size, maxSize int
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a node pool",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			p, err := c.CreatePool(cmd.Context(), api.CreatePool{Name: args[0], Spec: api.PoolSpec{Cloud: cloud, InstanceType: itype, MinSize: size, DesiredSize: size, MaxSize: max(size, maxSize)}})
+			if err != nil {
+				return err
+			}
+			return printJSON(p)
+		},
+	}
+	create.Flags().StringVar(&cloud, "cloud", "local", "cloud of the pool")
+	create.Flags().StringVar(&itype, "instance-type", "local", "instance type")
+	create.Flags().IntVar(&size, "size", 1, "nodes")
+	create.Flags().IntVar(&maxSize, "max-size", 0, "most nodes (default: size)")
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a node pool and its nodes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			return c.DeletePool(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(list, create, del)
+	return cmd
+}
+
+func runnerCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "runner", Short: "Worker runners (started by the agent)", Hidden: true}
+	var output string
+	ex := &cobra.Command{
+		Use:   "exec -- PROGRAM [ARGS…]",
+		Short: "Serve the worker protocol, running PROGRAM once per call",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return execrunner.Serve(cmd.Context(), execrunner.Config{Argv: args, Output: output, Stdin: os.Stdin, Log: os.Stdout, PipePath: os.Getenv("ALGOS_PIPE_OUT")})
+		},
+	}
+	ex.Flags().StringVar(&output, "output", "auto", "result type: auto, json, text or binary")
+	cmd.AddCommand(ex)
+	return cmd
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/algos-dev/algos/agent"
+	"github.com/algos-dev/algos/sdk"
+	"github.com/algos-dev/algos/sdk/python"
+)
+
+func devCmd() *cobra.Command {
+	var listen, dataDir string
+	var nodes int
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a control plane with an embedded store and a local node pool (Ctrl-C stops everything)",
+		Long: `dev starts the control plane with an embedded SQLite store and a local blob store under
+--data-dir, and a node pool of the local cloud whose agents run as processes of this machine.
+It prints the endpoint and the key of the administrator account "demo" as shell lines:
+
+    eval "$(algos dev | head -2)"   # or copy the two export lines`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			abs, err := filepath.Abs(dataDir)
+			if err != nil {
+				return err
+			}
+			s, err := startServer(cmd.Context(), serverConfig{Listen: listen, DataDir: abs, Logger: logger(cmd),
+				AgentBinary: self, BootstrapAccount: "demo", DevPool: nodes, PoolInterval: 2 * time.Second})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("export ALGOS_ENDPOINT=%s\nexport ALGOS_API_KEY=%s\n", s.URL, s.Key)
+			return s.Wait()
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
+	cmd.Flags().StringVar(&dataDir, "data-dir", ".algos", "directory of the store, blobs and local nodes")
+	cmd.Flags().IntVar(&nodes, "nodes", 1, "nodes in the local node pool")
+	return cmd
+}
+
+func serverCmd() *cobra.Command {
+	var listen, dataDir, account string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			abs, err := filepath.Abs(dataDir)
+			if err != nil {
+				return err
+			}
+			s, err := startServer(cmd.Context(), serverConfig{Listen: listen, DataDir: abs, Logger: logger(cmd), AgentBinary: self, BootstrapAccount: account})
+			if err != nil {
+				return err
+			}
+			if account != "" {
+				fmt.Fprintf(os.Stderr, "administrator %s: key in %s\n", account, filepath.Join(abs, account+".key"))
+			}
+			return s.Wait()
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/algos", "directory of the store and blobs")
+	cmd.Flags().StringVar(&account, "bootstrap-account", "admin", "administrator account created at first start (its key is written to the data dir)")
+	return cmd
+}
+
+func agentCmd() *cobra.Command {
+	var server, dataDir, listen, advertise, instanceID string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node agent (reads the pool's join token from $ALGOS_JOIN_TOKEN)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if instanceID == "" {
+				instanceID = os.Getenv("ALGOS_INSTANCE_ID")
+			}
+			if instanceID == "" {
+				instanceID, _ = os.Hostname()
+			}
+			abs, err := filepath.Abs(dataDir)
+			if err != nil {
+				return err
+			}
+			self, _ := os.Executable()
+			a, err := agent.New(agent.Config{
+				Server: server, JoinToken: os.Getenv("ALGOS_JOIN_TOKEN"), InstanceID: instanceID,
+				Listen: listen, Advertise: advertise, DataDir: abs, Logger: logger(cmd).With("instance_id", instanceID),
+				Algos: self, PythonRunner: python.Runner(), GoSDK: sdk.GoModule(),
+			})
+			if err != nil {
+				return err
+			}
+			return a.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "control plane URL")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/algos-agent", "directory of artifacts and workers")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to serve the control plane's calls on")
+	cmd.Flags().StringVar(&advertise, "advertise", "", "URL the control plane reaches this agent at (default: the listen address)")
+	cmd.Flags().StringVar(&instanceID, "instance-id", "", "ID of this VM (default $ALGOS_INSTANCE_ID, else the hostname)")
+	return cmd
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/clouds"
+	"github.com/algos-dev/algos/clouds/local"
+	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/fleet"
+	"github.com/algos-dev/algos/controlplane/httpapi"
+	"github.com/algos-dev/algos/controlplane/invoke"
+	"github.com/algos-dev/algos/controlplane/pool"
+	"github.com/algos-dev/algos/controlplane/registry"
+	"github.com/algos-dev/algos/controlplane/router"
+	"github.com/algos-dev/algos/controlplane/store"
+	"github.com/algos-dev/algos/controlplane/store/sqlite"
+)
+
+// serverConfig configures a control plane.
+type serverConfig struct {
+	Listen  string // e.g. 127.0.0.1:8080; port 0 picks one
+	DataDir string
+	Logger  *slog.Logger
+	// AgentBinary is the algos binary that local instances run as their agent.
+	AgentBinary string
+	// BootstrapAccount is created as an administrator when missing; its key is kept in
+	// DataDir/<account>.key (mode 0600) and reused across restarts.
+	BootstrapAccount string
+	// DevPool, when set, is a local node pool of that many nodes that the server ensures.
+	DevPool int
+	// PoolInterval, BootTimeout, HeartbeatInterval: see the pool and fleet packages.
+	PoolInterval      time.Duration
+	HeartbeatInterval time.Duration
+	// MaxBodyBytes bounds a call's input.
+	MaxBodyBytes int64
+}
+
+// server is a running control plane.
+type server struct {
+	URL    string
+	Key    string // the bootstrap account's key, when one was asked for
+	Store  store.Store
+	Fleet  *fleet.Fleet
+	Pools  *pool.Reconciler
+	Keys   *auth.Keys
+	Reg    *registry.Registry
+	done   chan struct{}
+	errMu  sync.Mutex
+	runErr error
+}
+
+// Wait blocks until the server has stopped (its context ended) and returns why it stopped.
+func (s *server) Wait() error {
+	<-s.done
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.runErr
+}
+
+// startServer builds every part of the control plane, starts serving, and returns once the
+// API answers. Cancelling ctx stops it: the HTTP server, the background loops, the local
+// cloud's instances (agents and their workers), then the store.
+func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "algos.db"), Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	cleanup := []func(){func() { st.Close() }}
+	fail := func(err error) (*server, error) {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+		return nil, err
+	}
+	bucket, err := fileblob.OpenBucket(filepath.Join(cfg.DataDir, "blobs"), &fileblob.Options{CreateDir: true, NoTempDir: false})
+	if err != nil {
+		return fail(fmt.Errorf("open blob store: %w", err))
+	}
+	cleanup = append(cleanup, func() { bucket.Close() })
+	keys, err := auth.New(auth.Config{Store: st, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	reg, err := registry.New(registry.Config{Store: st, Bucket: bucket, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	fl, err := fleet.New(ctx, fleet.Config{Store: st, Logger: log, HeartbeatInterval: cfg.HeartbeatInterval})
+	if err != nil {
+		return fail(err)
+	}
+	rt, err := router.New(router.Config{Fleet: fl, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fail(fmt.Errorf("listen on %s: %w (is another algos running? pick another address with --listen)", cfg.Listen, err))
+	}
+	cleanup = append(cleanup, func() { ln.Close() })
+	url := "http://" + advertised(ln.Addr())
+
+	localCloud, err := local.New(local.Config{Dir: filepath.Join(cfg.DataDir, "local-cloud"), Logger: log.With("component", "cloud", "cloud", "local")})
+	if err != nil {
+		return fail(fmt.Errorf("local cloud: %w", err))
+	}
+	cleanup = append(cleanup, func() { _ = localCloud.Close(context.Background()) })
+	agentBin := cfg.AgentBinary
+	pools, err := pool.New(pool.Config{
+		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval,
+		Clouds:   map[string]clouds.Groups{"local": localCloud},
+		UserData: localUserData(agentBin, url),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Logger: log,
+		MaxBodyBytes: cfg.MaxBodyBytes, Base: base})
+	if err != nil {
+		cancelBase()
+		return fail(err)
+	}
+	s := &server{URL: url, Store: st, Fleet: fl, Pools: pools, Keys: keys, Reg: reg, done: make(chan struct{})}
+	if cfg.BootstrapAccount != "" {
+		if s.Key, err = bootstrap(ctx, st, keys, cfg.DataDir, cfg.BootstrapAccount); err != nil {
+			cancelBase()
+			return fail(err)
+		}
+	}
+	if cfg.DevPool > 0 {
+		if _, err := pools.Get(ctx, "default"); errors.Is(err, store.ErrNotFound) {
+			_, err = pools.Create(ctx, api.CreatePool{Name: "default", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local",
+				MinSize: cfg.DevPool, DesiredSize: cfg.DevPool, MaxSize: max(cfg.DevPool, 4)}})
+			if err != nil {
+				cancelBase()
+				return fail(fmt.Errorf("create the dev node pool: %w", err))
+			}
+		}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if err := inv.Resume(ctx, base); err != nil {
+		log.Error("resuming async requests failed", "err", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); _ = localCloud.Run(base) }()
+	go func() { defer wg.Done(); _ = pools.Run(base) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errMu.Lock()
+			s.runErr = err
+			s.errMu.Unlock()
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		shCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = srv.Shutdown(shCtx)
+		cancel()
+		cancelBase()
+		inv.Wait()
+		_ = localCloud.Close(context.Background())
+		wg.Wait()
+		_ = bucket.Close()
+		_ = st.Close()
+		close(s.done)
+	}()
+	log.Info("control plane listening", "url", url, "data_dir", cfg.DataDir)
+	return s, nil
+}
+
+// advertised turns a listener address into one that local agents can dial.
+func advertised(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// localUserData renders the boot script of a local instance: it starts the agent with the join
+// token in its environment, as cloud-init would on a VM.
+func localUserData(agentBin, serverURL string) pool.UserDataFunc {
+	return func(poolName, token string) (string, error) {
+		if agentBin == "" {
+			return "", errors.New("no agent binary configured for the local cloud")
+		}
+		q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+		return "#!/bin/sh\n" +
+			"# algos agent boot script (pool " + poolName + ")\n" +
+			"ALGOS_JOIN_TOKEN=" + q(token) + " exec " + q(agentBin) + " agent --server " + q(serverURL) + " --data-dir ./agent\n", nil
+	}
+}
+
+// bootstrap ensures the administrator account and its key file, returning the key.
+func bootstrap(ctx context.Context, st store.Store, keys *auth.Keys, dataDir, account string) (string, error) {
+	if err := registry.ValidName("account", account); err != nil {
+		return "", err
+	}
+	if err := st.CreateAccount(ctx, store.Account{Name: account, Admin: true, CreatedAt: time.Now().UTC()}); err != nil && !errors.Is(err, store.ErrConflict) {
+		return "", fmt.Errorf("create account %s: %w", account, err)
+	}
+	path := filepath.Join(dataDir, account+".key")
+	if b, err := os.ReadFile(path); err == nil {
+		secret := strings.TrimSpace(string(b))
+		if _, err := keys.Authenticate(ctx, "Simple "+secret); err == nil {
+			return secret, nil
+		}
+	}
+	k, err := keys.Create(ctx, account, api.CreateKey{Name: "bootstrap", Manage: true, Data: "write"})
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(k.Secret+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return k.Secret, nil
+}

@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/auth"
+)
+
+func (h *Handler) createAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	owner := r.PathValue("owner")
+	if err := owns(p, owner); err != nil {
+		return err
+	}
+	var in api.CreateAlgorithm
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := h.cfg.Registry.CreateAlgorithm(r.Context(), owner, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, a)
+	return nil
+}
+
+func (h *Handler) getAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	a, err := h.cfg.Registry.GetAlgorithm(r.Context(), r.PathValue("owner"), r.PathValue("name"), p.Account)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (h *Handler) updateAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	owner := r.PathValue("owner")
+	if err := owns(p, owner); err != nil {
+		return err
+	}
+	var in api.CreateAlgorithm
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	a, err := h.cfg.Registry.UpdateAlgorithm(r.Context(), owner, r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (h *Handler) deleteAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	owner := r.PathValue("owner")
+	if err := owns(p, owner); err != nil {
+		return err
+	}
+	if err := h.cfg.Registry.DeleteAlgorithm(r.Context(), owner, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	owner := r.PathValue("owner")
+	if err := owns(p, owner); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	v, err := h.cfg.Registry.Publish(r.Context(), owner, r.PathValue("name"), r.Body, api.PublishOptions{
+		Bump: q.Get("bump"), Version: q.Get("version"), ReleaseNotes: q.Get("release_notes"), Visibility: q.Get("visibility"),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	vs, err := h.cfg.Registry.ListVersions(r.Context(), r.PathValue("owner"), r.PathValue("name"), p.Account)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, vs)
+	return nil
+}
+
+func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var in api.CreateKey
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	k, err := h.cfg.Keys.Create(r.Context(), p.Account, in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, k)
+	return nil
+}
+
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	ks, err := h.cfg.Keys.List(r.Context(), p.Account)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ks)
+	return nil
+}
+
+func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	if err := h.cfg.Keys.Revoke(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) createPool(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var in api.CreatePool
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := h.cfg.Pools.Create(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (h *Handler) listPools(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	out, err := h.cfg.Pools.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) getPool(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	out, err := h.cfg.Pools.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) updatePool(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var in api.PoolSpec
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	out, err := h.cfg.Pools.Update(r.Context(), r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *Handler) deletePool(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	if err := h.cfg.Pools.Delete(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) listNodes(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	out := []api.Node{}
+	for _, n := range h.cfg.Fleet.Nodes() {
+		out = append(out, h.cfg.Fleet.API(n))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// bearer returns the credential of an Authorization header ("Bearer X" or "Simple X").
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if i := strings.IndexByte(h, ' '); i >= 0 {
+		return strings.TrimSpace(h[i+1:])
+	}
+	return h
+}

@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/fleet"
+)
+
+type nodeFunc func(w http.ResponseWriter, r *http.Request, n *fleet.Node) error
+
+// node authenticates an agent by its node credential.
+func (h *Handler) node(f nodeFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n, err := h.cfg.Fleet.Authenticate(r.PathValue("id"), bearer(r))
+		if err == nil {
+			err = f(w, r, n)
+		}
+		if err != nil {
+			writeError(w, r, h.log, err)
+		}
+	}
+}
+
+func (h *Handler) registerNode(w http.ResponseWriter, r *http.Request) {
+	var in api.RegisterNode
+	err := decode(r, &in)
+	if err == nil {
+		var out api.NodeRegistration
+		if out, err = h.cfg.Fleet.Register(r.Context(), bearer(r), in); err == nil {
+			h.cfg.Pools.Trigger()
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+	}
+	writeError(w, r, h.log, err)
+}
+
+func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, n *fleet.Node) error {
+	var in api.Heartbeat
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	h.cfg.Fleet.Heartbeat(n, in)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *Handler) nodeVersion(w http.ResponseWriter, r *http.Request, n *fleet.Node) error {
+	v, err := h.cfg.Registry.VersionByID(r.Context(), r.PathValue("vid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.NodeVersion{ID: v.ID, Digest: v.Digest, Manifest: v.Manifest})
+	return nil
+}
+
+func (h *Handler) artifact(w http.ResponseWriter, r *http.Request, n *fleet.Node) error {
+	rd, err := h.cfg.Registry.Artifact(r.Context(), r.PathValue("digest"))
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	w.Header().Set("Content-Type", "application/gzip")
+	_, err = io.Copy(w, rd)
+	if err != nil {
+		h.log.Warn("artifact transfer interrupted", "node_id", n.ID, "err", err)
+	}
+	return nil
+}

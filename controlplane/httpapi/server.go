@@ -1,0 +1,170 @@
+// Package httpapi serves the algos REST API: algorithm calls (Algorithmia-compatible),
+// management of algorithms, keys and node pools, and the endpoints agents use.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/fleet"
+	"github.com/algos-dev/algos/controlplane/invoke"
+	"github.com/algos-dev/algos/controlplane/pool"
+	"github.com/algos-dev/algos/controlplane/registry"
+)
+
+// Config configures the API handler.
+type Config struct {
+	Registry *registry.Registry
+	Keys     *auth.Keys
+	Fleet    *fleet.Fleet
+	Invoke   *invoke.Service
+	Pools    *pool.Reconciler
+	Logger   *slog.Logger
+	// MaxBodyBytes bounds a call's input (default 10 MiB, Algorithmia's limit).
+	MaxBodyBytes int64
+	// Base is the server's lifetime context: asynchronous calls run under it.
+	Base context.Context
+	// Ready reports whether the control plane is ready to serve (for /readyz).
+	Ready func() error
+}
+
+// Handler is the API's http.Handler.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Registry == nil || cfg.Keys == nil || cfg.Fleet == nil || cfg.Invoke == nil || cfg.Pools == nil {
+		return nil, errors.New("httpapi: Registry, Keys, Fleet, Invoke and Pools are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 10 << 20
+	}
+	if cfg.Base == nil {
+		cfg.Base = context.Background()
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
+	h.routes()
+	return h, nil
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+type authedFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+// user authenticates an API key and turns the handler's error into the envelope.
+func (h *Handler) user(f authedFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.cfg.Keys.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err == nil {
+			err = f(w, r, p)
+		}
+		if err != nil {
+			writeError(w, r, h.log, err)
+		}
+	}
+}
+
+// manager is user for requests that change algorithms, pools or keys.
+func (h *Handler) manager(f authedFunc) http.HandlerFunc {
+	return h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		if !p.Manage {
+			return fmt.Errorf("%w: this API key may not manage algorithms, pools or keys; create one with manage rights", auth.ErrForbidden)
+		}
+		return f(w, r, p)
+	})
+}
+
+// admin is user for requests about the whole installation (node pools, nodes).
+func (h *Handler) admin(f authedFunc) http.HandlerFunc {
+	return h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		if !p.Admin {
+			return fmt.Errorf("%w: only an administrator's key may do this", auth.ErrForbidden)
+		}
+		return f(w, r, p)
+	})
+}
+
+func (h *Handler) routes() {
+	m := h.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeRaw(w, 200, "text/plain", []byte("ok\n")) })
+	m.HandleFunc("GET /readyz", h.readyz)
+	m.HandleFunc("GET /v1/openapi.json", h.openapi)
+
+	m.HandleFunc("GET /v1/account", h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		writeJSON(w, http.StatusOK, api.Account{Name: p.Account, Admin: p.Admin})
+		return nil
+	}))
+	m.HandleFunc("POST /v1/algo/{owner}/{name}", h.user(h.call))
+	m.HandleFunc("POST /v1/algo/{owner}/{name}/{version}", h.user(h.call))
+	m.HandleFunc("GET /v1/requests/{id}", h.user(h.getRequest))
+
+	m.HandleFunc("POST /v1/algorithms/{owner}", h.manager(h.createAlgorithm))
+	m.HandleFunc("GET /v1/algorithms/{owner}/{name}", h.user(h.getAlgorithm))
+	m.HandleFunc("PATCH /v1/algorithms/{owner}/{name}", h.manager(h.updateAlgorithm))
+	m.HandleFunc("DELETE /v1/algorithms/{owner}/{name}", h.manager(h.deleteAlgorithm))
+	m.HandleFunc("POST /v1/algorithms/{owner}/{name}/versions", h.manager(h.publish))
+	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions", h.user(h.listVersions))
+
+	m.HandleFunc("POST /v1/keys", h.manager(h.createKey))
+	m.HandleFunc("GET /v1/keys", h.user(h.listKeys))
+	m.HandleFunc("DELETE /v1/keys/{id}", h.user(h.revokeKey))
+
+	m.HandleFunc("POST /v1/node-pools", h.admin(h.createPool))
+	m.HandleFunc("GET /v1/node-pools", h.admin(h.listPools))
+	m.HandleFunc("GET /v1/node-pools/{name}", h.admin(h.getPool))
+	m.HandleFunc("PATCH /v1/node-pools/{name}", h.admin(h.updatePool))
+	m.HandleFunc("DELETE /v1/node-pools/{name}", h.admin(h.deletePool))
+	m.HandleFunc("GET /v1/nodes", h.admin(h.listNodes))
+
+	m.HandleFunc("POST /v1/nodes/register", h.registerNode)
+	m.HandleFunc("POST /v1/nodes/{id}/heartbeat", h.node(h.heartbeat))
+	m.HandleFunc("GET /v1/nodes/{id}/versions/{vid...}", h.node(h.nodeVersion))
+	m.HandleFunc("GET /v1/nodes/{id}/artifacts/{digest}", h.node(h.artifact))
+
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, h.log, &api.Error{Status: http.StatusNotFound, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeNotFound,
+			Message: fmt.Sprintf("no API endpoint %s %s: see /v1/openapi.json", r.Method, r.URL.Path)}})
+	})
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Ready != nil {
+		if err := h.cfg.Ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, api.ErrorEnvelope{Error: api.ErrorBody{ErrorType: api.ErrTypeUnavailable, Message: err.Error()}})
+			return
+		}
+	}
+	writeRaw(w, 200, "text/plain", []byte("ready\n"))
+}
+
+// decode reads a JSON body of at most 1 MiB into v, refusing unknown fields.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: the body is not the expected JSON: %v", errInput, err)
+	}
+	return nil
+}
+
+// owns checks that the caller acts for owner (or is an admin).
+func owns(p *auth.Principal, owner string) error {
+	if p.Account != owner && !p.Admin {
+		return fmt.Errorf("%w: this key belongs to %s and may not change what %s owns", auth.ErrForbidden, p.Account, owner)
+	}
+	return nil
+}

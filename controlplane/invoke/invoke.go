@@ -1,0 +1,226 @@
+// Package invoke runs calls of algorithms for the HTTP API: it resolves the version a caller
+// names, checks the key's rights, hands the call to the router, shapes Algorithmia's reply
+// envelope, and keeps asynchronous (output=void) requests durable across restarts.
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/registry"
+	"github.com/algos-dev/algos/controlplane/router"
+	"github.com/algos-dev/algos/controlplane/store"
+)
+
+// Config configures a Service.
+type Config struct {
+	Store    store.Store
+	Registry *registry.Registry
+	Router   *router.Router
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Service is safe for concurrent use.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	wg  sync.WaitGroup
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Registry == nil || cfg.Router == nil {
+		return nil, errors.New("invoke: Store, Registry and Router are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, log: cfg.Logger.With("component", "invoke")}, nil
+}
+
+// Resolve selects the version a caller may call. A key whose allow-list excludes the algorithm
+// gets auth.ErrForbidden.
+func (s *Service) Resolve(ctx context.Context, p *auth.Principal, owner, name, spec string) (*registry.Resolved, error) {
+	v, err := s.cfg.Registry.Resolve(ctx, owner, name, spec, p.Account)
+	if err != nil {
+		return nil, err
+	}
+	if !p.MayCall(owner, name) {
+		return nil, fmt.Errorf("%w: this API key may not call %s/%s (its algorithm scopes are %v)", auth.ErrForbidden, owner, name, p.Algos)
+	}
+	return v, nil
+}
+
+// Options of one call.
+type Options struct {
+	Timeout time.Duration // 0: the version's default
+	Stdout  bool          // return the call's log (honoured for the owner only)
+}
+
+// Outcome is a completed call: the worker's reply, how long it took, and its log if asked.
+type Outcome struct {
+	Worker   api.WorkerResponse
+	Duration time.Duration
+	Log      *string
+}
+
+// Envelope returns Algorithmia's reply envelope of a completed call and its HTTP status: 200 for
+// a result, 400 for an error raised by the algorithm.
+func (o *Outcome) Envelope() ([]byte, int) {
+	if o.Worker.Error != nil {
+		b, _ := json.Marshal(api.ErrorEnvelope{Error: *o.Worker.Error})
+		return b, http.StatusBadRequest
+	}
+	md := &api.Metadata{ContentType: o.Worker.Metadata.ContentType, Duration: o.Duration.Seconds(), Stdout: o.Log}
+	b, err := json.Marshal(api.CallResponse{Result: o.Worker.Result, Metadata: md})
+	if err != nil {
+		b, _ = json.Marshal(api.ErrorEnvelope{Error: api.ErrorBody{ErrorType: api.ErrTypeAlgorithm, Message: "the algorithm's result is not valid JSON"}})
+		return b, http.StatusBadGateway
+	}
+	return b, http.StatusOK
+}
+
+// Call runs a call and waits for it, bounded by the timeout.
+func (s *Service) Call(ctx context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (*Outcome, error) {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = time.Duration(v.Manifest.Timeout) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := s.cfg.Now()
+	stdout := o.Stdout && p.Account == v.Owner
+	reply, err := s.cfg.Router.Invoke(ctx, v, requestLine, router.CallOptions{Caller: p.Account, Stdout: stdout})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &api.Error{Status: http.StatusGatewayTimeout, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeTimeout,
+				Message: fmt.Sprintf("the call ran past its timeout of %s: raise it with ?timeout=SECONDS (up to %d)", timeout, registry.MaxTimeout)}}
+		}
+		return nil, err
+	}
+	out := &Outcome{Duration: s.cfg.Now().Sub(start), Log: reply.Log}
+	if err := json.Unmarshal(reply.Response, &out.Worker); err != nil || (out.Worker.Error == nil && out.Worker.Metadata == nil) {
+		return nil, &api.Error{Status: http.StatusBadGateway, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeWorkerDied,
+			Message: "the worker answered something that is not a protocol response (see docs/worker-protocol.md)"}}
+	}
+	if out.Worker.Error != nil && out.Worker.Error.ErrorType == "" {
+		out.Worker.Error.ErrorType = api.ErrTypeAlgorithm
+	}
+	return out, nil
+}
+
+// asyncOptions is what an asynchronous request keeps of its call options.
+type asyncOptions struct {
+	TimeoutMs int64 `json:"timeout_ms"`
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "req-" + hex.EncodeToString(b)
+}
+
+// Submit stores an asynchronous request, starts it in the background and returns its ID. The
+// request is durable once Submit returns: a restart resumes it (see Resume). base is the
+// server's lifetime context.
+func (s *Service) Submit(ctx, base context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (string, error) {
+	opts, _ := json.Marshal(asyncOptions{TimeoutMs: o.Timeout.Milliseconds()})
+	r := store.Request{ID: newID(), Caller: p.Account, KeyID: p.KeyID, VersionID: v.ID, Input: requestLine, Options: opts,
+		Status: store.RequestPending, CreatedAt: s.cfg.Now().UTC()}
+	if err := s.cfg.Store.CreateRequest(ctx, r); err != nil {
+		return "", err
+	}
+	s.start(base, p, v, r.ID, requestLine, o)
+	return r.ID, nil
+}
+
+func (s *Service) start(base context.Context, p *auth.Principal, v *registry.Resolved, id string, line []byte, o Options) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var env []byte
+		status := store.RequestSucceeded
+		out, err := s.Call(base, p, v, line, Options{Timeout: o.Timeout})
+		switch {
+		case base.Err() != nil:
+			return // shutting down: the request stays pending and is resumed at the next start
+		case err != nil:
+			env, status = errorEnvelope(err), store.RequestFailed
+		default:
+			var code int
+			if env, code = out.Envelope(); code != http.StatusOK {
+				status = store.RequestFailed
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(base), 10*time.Second)
+		defer cancel()
+		if err := s.cfg.Store.CompleteRequest(ctx, id, status, env, s.cfg.Now().UTC()); err != nil {
+			s.log.Error("storing an async result failed", "request_id", id, "err", err)
+		}
+	}()
+}
+
+func errorEnvelope(err error) []byte {
+	var ae *api.Error
+	body := api.ErrorBody{ErrorType: api.ErrTypeInternal, Message: "internal error"}
+	if errors.As(err, &ae) {
+		body = ae.ErrorBody
+	}
+	b, _ := json.Marshal(api.ErrorEnvelope{Error: body})
+	return b
+}
+
+// Resume restarts the asynchronous requests left pending by a previous run.
+func (s *Service) Resume(ctx, base context.Context) error {
+	rs, err := s.cfg.Store.ListPendingRequests(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		v, err := s.cfg.Registry.VersionByID(ctx, r.VersionID)
+		if err != nil {
+			env := errorEnvelope(&api.Error{ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeNotFound, Message: "the version of this request was deleted before it ran"}})
+			_ = s.cfg.Store.CompleteRequest(ctx, r.ID, store.RequestFailed, env, s.cfg.Now().UTC())
+			continue
+		}
+		var o asyncOptions
+		_ = json.Unmarshal(r.Options, &o)
+		p := &auth.Principal{Account: r.Caller, KeyID: r.KeyID}
+		s.log.Info("resuming async request", "request_id", r.ID, "version", r.VersionID)
+		s.start(base, p, v, r.ID, r.Input, Options{Timeout: time.Duration(o.TimeoutMs) * time.Millisecond})
+	}
+	return nil
+}
+
+// Request returns an asynchronous request's envelope, or pending. Only its caller may read it;
+// others get store.ErrNotFound.
+func (s *Service) Request(ctx context.Context, p *auth.Principal, id string) (pending bool, envelope []byte, err error) {
+	r, err := s.cfg.Store.GetRequest(ctx, id)
+	if err != nil {
+		return false, nil, fmt.Errorf("request %s: %w", id, err)
+	}
+	if r.Caller != p.Account && !p.Admin {
+		return false, nil, fmt.Errorf("request %s: %w", id, store.ErrNotFound)
+	}
+	if r.Status == store.RequestPending {
+		return true, nil, nil
+	}
+	return false, r.Response, nil
+}
+
+// Wait waits for the background calls to finish (after the base context was cancelled).
+func (s *Service) Wait() { s.wg.Wait() }

@@ -1,0 +1,368 @@
+// Package pool reconciles node pools: it drives each pool's cloud instance group towards the
+// pool's spec, boots members with user data that starts `algos agent` with the pool's join
+// token, replaces members whose agent never registers or stops heartbeating, forgets nodes
+// whose instance is gone, and tears everything down when a pool is deleted.
+package pool
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/clouds"
+	"github.com/algos-dev/algos/controlplane/fleet"
+	"github.com/algos-dev/algos/controlplane/registry"
+	"github.com/algos-dev/algos/controlplane/store"
+)
+
+// ErrInvalid: a malformed pool spec; the message says what to change.
+var ErrInvalid = errors.New("invalid pool")
+
+// UserDataFunc renders the boot script of a pool's instances: it must start `algos agent` with
+// the join token (a secret: pass it in the environment, never on a command line).
+type UserDataFunc func(pool string, joinToken string) (string, error)
+
+// Config configures a Reconciler.
+type Config struct {
+	Store    store.Store
+	Fleet    *fleet.Fleet
+	Clouds   map[string]clouds.Groups // by cloud name: "local", "aws", …
+	UserData UserDataFunc
+	Logger   *slog.Logger
+	// Interval between reconciles of every pool (default 5s); a change triggers one at once.
+	Interval time.Duration
+	// BootTimeout: a member whose agent has not registered this long after launch, or whose
+	// node stopped heartbeating this long ago, is replaced (default 3m).
+	BootTimeout time.Duration
+	Now         func() time.Time
+}
+
+// Reconciler is safe for concurrent use.
+type Reconciler struct {
+	cfg     Config
+	log     *slog.Logger
+	trigger chan struct{}
+
+	mu     sync.Mutex
+	status map[string]string
+	opMu   sync.Mutex // one reconcile at a time
+}
+
+// New returns a Reconciler.
+func New(cfg Config) (*Reconciler, error) {
+	if cfg.Store == nil || cfg.Fleet == nil || cfg.UserData == nil {
+		return nil, errors.New("pool: Store, Fleet and UserData are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	if cfg.BootTimeout <= 0 {
+		cfg.BootTimeout = 3 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Reconciler{cfg: cfg, log: cfg.Logger.With("component", "pool"), trigger: make(chan struct{}, 1), status: map[string]string{}}, nil
+}
+
+// Trigger asks for a reconcile soon. It never blocks.
+func (r *Reconciler) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run reconciles every pool each Interval and on Trigger until ctx ends.
+func (r *Reconciler) Run(ctx context.Context) error {
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		r.ReconcileAll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-r.trigger:
+		}
+	}
+}
+
+// ReconcileAll reconciles every pool once.
+func (r *Reconciler) ReconcileAll(ctx context.Context) {
+	ps, err := r.cfg.Store.ListPools(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("list pools", "err", err)
+		}
+		return
+	}
+	for _, p := range ps {
+		if err := r.reconcile(ctx, p); err != nil && ctx.Err() == nil {
+			r.log.Warn("reconcile failed", "pool", p.Name, "err", err)
+			r.setStatus(p.Name, "error: "+err.Error())
+		}
+	}
+}
+
+func (r *Reconciler) setStatus(pool, s string) {
+	r.mu.Lock()
+	r.status[pool] = s
+	r.mu.Unlock()
+}
+
+func (r *Reconciler) groups(cloud string) (clouds.Groups, error) {
+	g := r.cfg.Clouds[cloud]
+	if g == nil {
+		names := make([]string, 0, len(r.cfg.Clouds))
+		for n := range r.cfg.Clouds {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("%w: cloud %q is not configured on this control plane (configured: %s)", ErrInvalid, cloud, strings.Join(names, ", "))
+	}
+	return g, nil
+}
+
+func groupName(pool string) string { return "algos-" + pool }
+
+// reconcile drives one pool's group towards its spec.
+func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
+	var spec api.PoolSpec
+	if err := json.Unmarshal(p.Spec, &spec); err != nil {
+		return fmt.Errorf("pool spec: %w", err)
+	}
+	g, err := r.groups(p.Cloud)
+	if err != nil {
+		return err
+	}
+	name := groupName(p.Name)
+	if p.Deleting {
+		if err := g.DeleteGroup(ctx, name); err != nil {
+			return fmt.Errorf("delete group: %w", err)
+		}
+		for _, n := range r.cfg.Fleet.Nodes() {
+			if n.Pool == p.Name {
+				if err := r.cfg.Fleet.Remove(ctx, n.ID); err != nil {
+					return err
+				}
+			}
+		}
+		if err := r.cfg.Store.DeletePool(ctx, p.Name); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		delete(r.status, p.Name)
+		r.mu.Unlock()
+		r.log.Info("pool deleted", "pool", p.Name)
+		return nil
+	}
+	grp, err := g.GetGroup(ctx, name)
+	switch {
+	case errors.Is(err, clouds.ErrNotFound):
+		// A new group gets a fresh join token: the plain token lives only in the group's
+		// template, and a token that leaked with an old group stops working.
+		token, hash, err := fleet.NewJoinToken()
+		if err != nil {
+			return err
+		}
+		p.JoinTokenHash, p.UpdatedAt = hash, r.cfg.Now().UTC()
+		if err := r.cfg.Store.UpdatePool(ctx, p); err != nil {
+			return err
+		}
+		ud, err := r.cfg.UserData(p.Name, token)
+		if err != nil {
+			return err
+		}
+		tags := map[string]string{"algos-pool": p.Name}
+		for k, v := range spec.Labels {
+			tags[k] = v
+		}
+		if _, err := g.CreateGroup(ctx, clouds.GroupSpec{Name: name, Zones: spec.Zones, Min: spec.MinSize, Max: spec.MaxSize, Desired: spec.DesiredSize,
+			Template: clouds.InstanceSpec{Name: name, Image: spec.Image, InstanceType: spec.InstanceType, Spot: spec.Spot, Tags: tags, UserData: ud}}); err != nil {
+			return fmt.Errorf("create group: %w", err)
+		}
+		r.log.Info("group created", "pool", p.Name, "cloud", p.Cloud, "desired", spec.DesiredSize)
+		r.setStatus(p.Name, fmt.Sprintf("group created, launching %d node(s)", spec.DesiredSize))
+		return nil
+	case err != nil:
+		return fmt.Errorf("get group: %w", err)
+	}
+	if grp.Desired != spec.DesiredSize {
+		if err := g.ResizeGroup(ctx, name, spec.DesiredSize); err != nil {
+			return fmt.Errorf("resize group to %d: %w", spec.DesiredSize, err)
+		}
+	}
+	members, err := g.ListMembers(ctx, name)
+	if err != nil {
+		return fmt.Errorf("list members: %w", err)
+	}
+	byInstance := map[string]*fleet.Node{}
+	for _, n := range r.cfg.Fleet.Nodes() {
+		if n.Pool == p.Name {
+			byInstance[n.InstanceID] = n
+		}
+	}
+	now := r.cfg.Now()
+	active, ready := map[string]bool{}, 0
+	for _, m := range members {
+		if !m.State.Active() {
+			continue
+		}
+		active[m.ID] = true
+		n := byInstance[m.ID]
+		switch {
+		case n != nil && r.cfg.Fleet.Ready(n):
+			ready++
+		case n == nil && now.Sub(m.LaunchedAt) > r.cfg.BootTimeout:
+			r.log.Warn("instance never registered; replacing it", "pool", p.Name, "instance_id", m.ID)
+			if err := g.RemoveMember(ctx, name, m.ID, false); err != nil {
+				return err
+			}
+		case n != nil && !n.LastSeen().IsZero() && now.Sub(n.LastSeen()) > r.cfg.BootTimeout:
+			r.log.Warn("node stopped heartbeating; replacing it", "pool", p.Name, "node_id", n.ID, "instance_id", m.ID)
+			if err := g.RemoveMember(ctx, name, m.ID, false); err != nil {
+				return err
+			}
+		}
+	}
+	for inst, n := range byInstance {
+		if !active[inst] {
+			if err := r.cfg.Fleet.Remove(ctx, n.ID); err != nil {
+				return err
+			}
+		}
+	}
+	r.setStatus(p.Name, fmt.Sprintf("%d of %d node(s) ready", ready, spec.DesiredSize))
+	return nil
+}
+
+func validate(name string, s *api.PoolSpec) error {
+	if err := registry.ValidName("pool", name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if s.MaxSize == 0 && s.MinSize == 0 && s.DesiredSize == 0 {
+		s.MinSize, s.DesiredSize, s.MaxSize = 1, 1, 1
+	}
+	if s.MaxSize < 1 || s.MinSize < 0 || s.MinSize > s.MaxSize || s.DesiredSize < s.MinSize || s.DesiredSize > s.MaxSize {
+		return fmt.Errorf("%w: sizes: need 0 <= min_size <= desired_size <= max_size and max_size >= 1 (got %d, %d, %d)", ErrInvalid, s.MinSize, s.DesiredSize, s.MaxSize)
+	}
+	return nil
+}
+
+// Create stores a pool and creates its group at once.
+func (r *Reconciler) Create(ctx context.Context, in api.CreatePool) (api.Pool, error) {
+	if err := validate(in.Name, &in.Spec); err != nil {
+		return api.Pool{}, err
+	}
+	if _, err := r.groups(in.Spec.Cloud); err != nil {
+		return api.Pool{}, err
+	}
+	spec, _ := json.Marshal(in.Spec)
+	now := r.cfg.Now().UTC()
+	p := store.Pool{Name: in.Name, Cloud: in.Spec.Cloud, Spec: spec, CreatedAt: now, UpdatedAt: now}
+	if err := r.cfg.Store.CreatePool(ctx, p); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return api.Pool{}, fmt.Errorf("node pool %s exists already: %w", in.Name, store.ErrConflict)
+		}
+		return api.Pool{}, err
+	}
+	if err := r.reconcile(ctx, p); err != nil {
+		r.setStatus(p.Name, "error: "+err.Error())
+	}
+	return r.Get(ctx, in.Name)
+}
+
+// Update replaces a pool's spec; its cloud cannot change.
+func (r *Reconciler) Update(ctx context.Context, name string, spec api.PoolSpec) (api.Pool, error) {
+	p, err := r.cfg.Store.GetPool(ctx, name)
+	if err != nil {
+		return api.Pool{}, fmt.Errorf("node pool %s: %w", name, err)
+	}
+	if spec.Cloud == "" {
+		spec.Cloud = p.Cloud
+	}
+	if spec.Cloud != p.Cloud {
+		return api.Pool{}, fmt.Errorf("%w: a pool's cloud cannot change (%s → %s): create a new pool", ErrInvalid, p.Cloud, spec.Cloud)
+	}
+	if err := validate(name, &spec); err != nil {
+		return api.Pool{}, err
+	}
+	p.Spec, _ = json.Marshal(spec)
+	p.UpdatedAt = r.cfg.Now().UTC()
+	if err := r.cfg.Store.UpdatePool(ctx, p); err != nil {
+		return api.Pool{}, err
+	}
+	if err := r.reconcile(ctx, p); err != nil {
+		r.setStatus(p.Name, "error: "+err.Error())
+	}
+	return r.Get(ctx, name)
+}
+
+// Delete tears a pool down: its group, its instances and its nodes. Idempotent.
+func (r *Reconciler) Delete(ctx context.Context, name string) error {
+	p, err := r.cfg.Store.GetPool(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.Deleting = true
+	if err := r.cfg.Store.UpdatePool(ctx, p); err != nil {
+		return err
+	}
+	return r.reconcile(ctx, p)
+}
+
+// Get returns a pool with its observed state.
+func (r *Reconciler) Get(ctx context.Context, name string) (api.Pool, error) {
+	p, err := r.cfg.Store.GetPool(ctx, name)
+	if err != nil {
+		return api.Pool{}, fmt.Errorf("node pool %s: %w", name, err)
+	}
+	return r.toAPI(p), nil
+}
+
+// List returns every pool.
+func (r *Reconciler) List(ctx context.Context) ([]api.Pool, error) {
+	ps, err := r.cfg.Store.ListPools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Pool, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, r.toAPI(p))
+	}
+	return out, nil
+}
+
+func (r *Reconciler) toAPI(p store.Pool) api.Pool {
+	out := api.Pool{Name: p.Name, CreatedAt: p.CreatedAt, NodeIDs: []string{}}
+	_ = json.Unmarshal(p.Spec, &out.Spec)
+	for _, n := range r.cfg.Fleet.Nodes() {
+		if n.Pool == p.Name && r.cfg.Fleet.Ready(n) {
+			out.NodeIDs = append(out.NodeIDs, n.ID)
+		}
+	}
+	out.Size = len(out.NodeIDs)
+	r.mu.Lock()
+	out.Status = r.status[p.Name]
+	r.mu.Unlock()
+	if p.Deleting {
+		out.Status = "deleting"
+	}
+	return out
+}

@@ -1,0 +1,242 @@
+// Package router carries a call from the control plane to a worker: it picks a ready node
+// (one with a warm, free worker of the version first), holds the call while no node is ready,
+// and forwards it to the node's agent in one hop over pooled keep-alive connections.
+package router
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/fleet"
+	"github.com/algos-dev/algos/controlplane/registry"
+)
+
+// Agent protocol: what the control plane sends to an agent's POST /v1/invoke/{version ID}.
+const (
+	HeaderTimeout = "X-Algos-Timeout-Ms" // the call's remaining time
+	HeaderStdout  = "X-Algos-Stdout"     // "1": return the call's log
+	HeaderCaller  = "X-Algos-Caller"     // account the call is made for
+	// HeaderLogged marks an agent reply that is a Logged document instead of a bare response line.
+	HeaderLogged = "X-Algos-Logged"
+)
+
+// Logged is an agent reply carrying the call's log with the worker's response line.
+type Logged struct {
+	Response json.RawMessage `json:"response"`
+	Log      string          `json:"log"`
+}
+
+// Config configures a Router.
+type Config struct {
+	Fleet  *fleet.Fleet
+	Logger *slog.Logger
+	// Transport to agents (default: keep-alive pool sized for many concurrent calls).
+	Transport http.RoundTripper
+	// MaxReplyBytes bounds an agent's reply (default 64 MiB).
+	MaxReplyBytes int64
+}
+
+// Reply is a worker's answer to a call.
+type Reply struct {
+	Response []byte // the worker's response line: {"result":…,"metadata":…} or {"error":…}
+	Log      *string
+	NodeID   string
+}
+
+// Router is safe for concurrent use.
+type Router struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+
+	mu       sync.Mutex
+	inflight map[string]*load // node ID → load
+}
+
+type load struct {
+	total     atomic.Int64
+	mu        sync.Mutex
+	byVersion map[string]int
+}
+
+// New returns a router.
+func New(cfg Config) (*Router, error) {
+	if cfg.Fleet == nil {
+		return nil, errors.New("router: Fleet is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxReplyBytes <= 0 {
+		cfg.MaxReplyBytes = 64 << 20
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+		}
+	}
+	return &Router{cfg: cfg, log: cfg.Logger.With("component", "router"), client: &http.Client{Transport: cfg.Transport}, inflight: map[string]*load{}}, nil
+}
+
+func (r *Router) loadOf(id string) *load {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.inflight[id]
+	if l == nil {
+		l = &load{byVersion: map[string]int{}}
+		r.inflight[id] = l
+	}
+	return l
+}
+
+// pick chooses a node: one with an idle warm worker of the version (reported workers minus
+// calls this router has in flight there), else the least loaded ready node.
+func (r *Router) pick(version string) (*fleet.Node, *load) {
+	var best, warm *fleet.Node
+	var bestLoad, warmLoad *load
+	for _, n := range r.cfg.Fleet.ReadyNodes() {
+		l := r.loadOf(n.ID)
+		if best == nil || l.total.Load() < bestLoad.total.Load() {
+			best, bestLoad = n, l
+		}
+		for _, w := range n.Workers() {
+			if w.Version != version {
+				continue
+			}
+			l.mu.Lock()
+			free := w.Workers - l.byVersion[version]
+			l.mu.Unlock()
+			if free > 0 && (warm == nil || l.total.Load() < warmLoad.total.Load()) {
+				warm, warmLoad = n, l
+			}
+		}
+	}
+	if warm != nil {
+		return warm, warmLoad
+	}
+	return best, bestLoad
+}
+
+// CallOptions are a call's options as the router needs them.
+type CallOptions struct {
+	Caller string
+	Stdout bool
+}
+
+// Invoke runs a call on a node and returns the worker's reply. The call's ctx deadline bounds it,
+// including the wait for a ready node. Errors answered by the agent come back as *api.Error.
+func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine []byte, o CallOptions) (*Reply, error) {
+	var n *fleet.Node
+	var l *load
+	for {
+		changed := r.cfg.Fleet.Changed()
+		if n, l = r.pick(v.ID); n != nil {
+			break
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, &api.Error{Status: http.StatusServiceUnavailable, ErrorBody: api.ErrorBody{
+				ErrorType: api.ErrTypeUnavailable,
+				Message:   "no node is ready to run this call before its deadline: check `algos pool list` and the node pool's status",
+			}}
+		case <-time.After(time.Second): // a node may turn ready without a change notice (heartbeat)
+		}
+	}
+	l.total.Add(1)
+	l.mu.Lock()
+	l.byVersion[v.ID]++
+	l.mu.Unlock()
+	defer func() {
+		l.total.Add(-1)
+		l.mu.Lock()
+		l.byVersion[v.ID]--
+		l.mu.Unlock()
+	}()
+	return r.forward(ctx, n, v, requestLine, o)
+}
+
+func (r *Router) forward(ctx context.Context, n *fleet.Node, v *registry.Resolved, requestLine []byte, o CallOptions) (*Reply, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.Address+"/v1/invoke/"+v.ID, bytes.NewReader(requestLine))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+n.InvokeToken())
+	req.Header.Set("Content-Type", "application/json")
+	if dl, ok := ctx.Deadline(); ok {
+		req.Header.Set(HeaderTimeout, strconv.FormatInt(time.Until(dl).Milliseconds(), 10))
+	}
+	if o.Stdout {
+		req.Header.Set(HeaderStdout, "1")
+	}
+	if o.Caller != "" {
+		req.Header.Set(HeaderCaller, o.Caller)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r.log.Warn("agent unreachable", "node_id", n.ID, "err", err)
+		return nil, &api.Error{Status: http.StatusBadGateway, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeUnavailable,
+			Message: "the node running this call could not be reached; retry the call"}}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.MaxReplyBytes+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("read agent reply: %w", err)
+	}
+	if int64(len(body)) > r.cfg.MaxReplyBytes {
+		return nil, &api.Error{Status: http.StatusBadGateway, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeAlgorithm,
+			Message: fmt.Sprintf("the algorithm's result is larger than %d bytes: write large results to the Data API and return their URI", r.cfg.MaxReplyBytes)}}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var env api.ErrorEnvelope
+		if json.Unmarshal(body, &env) != nil || env.Error.Message == "" {
+			env.Error = api.ErrorBody{ErrorType: api.ErrTypeInternal, Message: fmt.Sprintf("the node answered %d", resp.StatusCode)}
+		}
+		e := &api.Error{Status: resp.StatusCode, ErrorBody: env.Error}
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			return nil, &RetryError{Err: e, RetryAfter: ra}
+		}
+		return nil, e
+	}
+	out := &Reply{NodeID: n.ID, Response: body}
+	if resp.Header.Get(HeaderLogged) == "1" {
+		var lg Logged
+		if err := json.Unmarshal(body, &lg); err != nil {
+			return nil, fmt.Errorf("decode agent reply: %w", err)
+		}
+		out.Response, out.Log = lg.Response, &lg.Log
+	}
+	return out, nil
+}
+
+// RetryError is an agent error that came with a Retry-After (a full queue).
+type RetryError struct {
+	Err        *api.Error
+	RetryAfter string
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
