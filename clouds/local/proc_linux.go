@@ -13,7 +13,7 @@ import (
 // Pdeathsig follows the thread that forked; the Go runtime does not end threads except ones
 // a goroutine locked and left locked, which this package never does.
 func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
 // memTotalMiB reads MemTotal from /proc/meminfo; 0 when it cannot.

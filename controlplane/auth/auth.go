@@ -207,7 +207,9 @@ func (k *Keys) loadKey(ctx context.Context, h [32]byte, now time.Time) (*cached,
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("look up account: %w", err)
 		}
-		c.p = &Principal{Account: sk.Owner, KeyID: sk.ID, Admin: acct.Admin, Manage: sk.Manage || acct.Admin, Data: sk.Data, Algos: sk.Algos}
+		// A key's scopes bind its account's rights: an administrator's key without the manage
+		// scope may call algorithms but administer nothing.
+		c.p = &Principal{Account: sk.Owner, KeyID: sk.ID, Admin: acct.Admin && sk.Manage, Manage: sk.Manage, Data: sk.Data, Algos: sk.Algos}
 		c.expires, c.revoked = sk.ExpiresAt, sk.RevokedAt != nil
 	}
 	k.mu.Lock()

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/algos-dev/algos/api"
+)
+
+// TestE2E runs the kernel end to end: a real control plane, a real agent booted through the
+// local cloud, and real Python, Go and exec worker processes.
+func TestE2E(t *testing.T) {
+	e := startEnv(t, "")
+	for _, name := range []string{"toolbox", "single", "idle", "badload"} {
+		e.publishDir(e.client, "demo", name, filepath.Join("testdata", "algos", name), api.PublishOptions{})
+	}
+	e.publishDir(e.client, "demo", "hello-python", "../../examples/algorithms/hello-python", api.PublishOptions{})
+	e.publishDir(e.client, "demo", "hello-go", "../../examples/algorithms/hello-go", api.PublishOptions{})
+	e.publishDir(e.client, "demo", "wordcount", "../../examples/algorithms/wordcount", api.PublishOptions{})
+
+	t.Run("group", func(t *testing.T) {
+		t.Run("HelloPython", func(t *testing.T) {
+			t.Parallel()
+			r := e.call("demo/hello-python/1.0.*", `"world"`)
+			r.expect(t, 200, `"result":"Hello world"`, `"content_type":"text"`, `"duration":`)
+			var env api.CallResponse
+			if err := json.Unmarshal(r.body, &env); err != nil || env.Metadata == nil || env.Metadata.Duration <= 0 {
+				t.Fatalf("envelope %s: %v", r.body, err)
+			}
+			// JSON in, JSON out, through the CLI's client.
+			out, err := e.client.Call(context.Background(), "demo/hello-python", "application/json", []byte(`{"name":"json"}`), api.CallOptions{})
+			if err != nil || string(out.Result) != `"Hello json"` {
+				t.Fatalf("call: %v %s", err, out.Result)
+			}
+		})
+		t.Run("HelloGo", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/hello-go", `"gopher"`).expect(t, 200, `"result":"Hello gopher"`)
+			e.call("demo/hello-go", `{"name":"gopher"}`).expect(t, 200, `"result":{"greeting":"Hello gopher"}`, `"content_type":"json"`)
+			r := e.do(http.MethodPost, "/v1/algo/demo/hello-go", e.srv.Key, "application/octet-stream", []byte{0xff, 0x00})
+			r.expect(t, 200, `"content_type":"binary"`, `"result":"`+base64.StdEncoding.EncodeToString([]byte("Hello \xff\x00"))+`"`)
+			e.call("demo/hello-go", `42`).expect(t, 400, `"error_type":"InputError"`)
+		})
+		t.Run("Exec", func(t *testing.T) {
+			t.Parallel()
+			e.do(http.MethodPost, "/v1/algo/demo/wordcount", e.srv.Key, "text/plain", []byte("one two three four")).
+				expect(t, 200, `"result":4`, `"content_type":"json"`)
+		})
+		t.Run("TextJSONBinaryAndRaw", func(t *testing.T) {
+			t.Parallel()
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", e.srv.Key, "text/plain", []byte("plain text")).
+				expect(t, 200, `"result":"plain text"`, `"content_type":"text"`)
+			e.call("demo/toolbox", `{"op":"echo","value":[1,{"a":null}]}`).expect(t, 200, `"result":[1,{"a":null}]`, `"content_type":"json"`)
+			bin := []byte{0, 1, 2, 0xfe, 0xff}
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", e.srv.Key, "application/octet-stream", bin).
+				expect(t, 200, `"content_type":"binary"`, base64.StdEncoding.EncodeToString(bin))
+			raw := e.do(http.MethodPost, "/v1/algo/demo/toolbox?output=raw", e.srv.Key, "application/octet-stream", bin)
+			raw.expect(t, 200)
+			if !bytes.Equal(raw.body, bin) || raw.header.Get("Content-Type") != "application/octet-stream" {
+				t.Fatalf("raw binary: %q %s", raw.body, raw.header.Get("Content-Type"))
+			}
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox?output=raw", e.srv.Key, "text/plain", []byte("hi")).expect(t, 200)
+			rj := e.call("demo/toolbox?output=raw", `{"op":"echo","value":{"k":1}}`)
+			if rj.status != 200 || string(rj.body) != `{"k":1}` {
+				t.Fatalf("raw json: %d %s", rj.status, rj.body)
+			}
+			// curl -d without a Content-Type sends a form type: JSON if it parses.
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", e.srv.Key, "application/x-www-form-urlencoded", []byte(`{"op":"echo","value":7}`)).
+				expect(t, 200, `"result":7`)
+		})
+		t.Run("LargeEcho", func(t *testing.T) {
+			t.Parallel()
+			big := bytes.Repeat([]byte("0123456789abcdef"), 5<<20/16) // 5 MiB
+			r := e.do(http.MethodPost, "/v1/algo/demo/toolbox?output=raw", e.srv.Key, "application/octet-stream", big)
+			r.expect(t, 200)
+			if !bytes.Equal(r.body, big) {
+				t.Fatalf("5 MiB echo came back as %d bytes", len(r.body))
+			}
+			s := strings.Repeat("x", 5<<20)
+			r = e.do(http.MethodPost, "/v1/algo/demo/toolbox", e.srv.Key, "text/plain", []byte(s))
+			r.expect(t, 200)
+			var out api.CallResponse
+			if err := json.Unmarshal(r.body, &out); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := out.Text(); got != s {
+				t.Fatalf("5 MiB text echo came back as %d bytes", len(got))
+			}
+		})
+		t.Run("BadInput", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/toolbox", `{"op":`).expect(t, 400, `"error_type":"InputError"`, "not valid JSON")
+			e.call("demo/toolbox", ``).expect(t, 400, `"error_type":"InputError"`)
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", e.srv.Key, "text/plain", []byte{0xff}).expect(t, 400, "UTF-8")
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", e.srv.Key, "application/octet-stream", make([]byte, 9<<20)).
+				expect(t, 413, `"error_type":"EntityTooLargeError"`)
+			e.call("demo/toolbox?timeout=0", `1`).expect(t, 400, "timeout")
+			e.call("demo/toolbox?timeout=3001", `1`).expect(t, 400, "timeout")
+			e.call("demo/toolbox?output=xml", `1`).expect(t, 400, "output")
+			e.call("demo/toolbox", `{"op":"fail","why":"because"}`).expect(t, 400, `"error_type":"AlgorithmError"`, "bad input: because", `"stacktrace":"Traceback`)
+		})
+		t.Run("NotFound", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/nope", `1`).expect(t, 404, `"error_type":"NotFoundError"`)
+			e.call("nobody/nope/1.0.0", `1`).expect(t, 404, `"error_type":"NotFoundError"`)
+			e.call("demo/toolbox/9.9.9", `1`).expect(t, 404, "no version matching 9.9.9")
+			e.call("demo/toolbox/1.x.y", `1`).expect(t, 400, `"error_type":"InputError"`)
+			e.do(http.MethodGet, "/v1/nothing", e.srv.Key, "", nil).expect(t, 404, `"error_type":"NotFoundError"`)
+		})
+		t.Run("Auth", func(t *testing.T) {
+			t.Parallel()
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", "", "application/json", []byte(`1`)).expect(t, 401, `"error_type":"AuthorizationError"`)
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", "simNOTAKEYNOTAKEYNOTAKEY", "application/json", []byte(`1`)).expect(t, 401, "not valid")
+			ctx := context.Background()
+			k, err := e.client.CreateKey(ctx, api.CreateKey{Name: "short-lived"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kc := api.NewClient(e.srv.URL, k.Secret, api.WithBearer())
+			if _, err := kc.Call(ctx, "demo/toolbox", "application/json", []byte(`{"op":"echo","value":1}`), api.CallOptions{}); err != nil {
+				t.Fatalf("Bearer key: %v", err)
+			}
+			// The new key has no manage right: it may call but not publish.
+			if _, err := kc.CreateAlgorithm(ctx, "demo", api.CreateAlgorithm{Name: "x"}); err == nil || !strings.Contains(err.Error(), "403") {
+				t.Fatalf("create algorithm without manage: %v", err)
+			}
+			if err := e.client.RevokeKey(ctx, k.ID); err != nil {
+				t.Fatal(err)
+			}
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", k.Secret, "application/json", []byte(`1`)).expect(t, 401, "revoked")
+			// A key scoped to one algorithm may call only that one.
+			sk, err := e.client.CreateKey(ctx, api.CreateKey{Algorithms: []string{"algo://demo/hello-python/*"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.do(http.MethodPost, "/v1/algo/demo/hello-python", sk.Secret, "application/json", []byte(`"x"`)).expect(t, 200)
+			e.do(http.MethodPost, "/v1/algo/demo/toolbox", sk.Secret, "application/json", []byte(`1`)).expect(t, 403)
+		})
+		t.Run("Async", func(t *testing.T) {
+			t.Parallel()
+			r := e.call("demo/toolbox?output=void", `{"op":"sleep","seconds":0.3}`)
+			r.expect(t, 200, `"async":"void"`, `"request_id":"req-`)
+			var ar api.AsyncReply
+			_ = json.Unmarshal(r.body, &ar)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			for {
+				resp, done, err := e.client.GetRequest(ctx, ar.RequestID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if done {
+					if string(resp.Result) != `"slept"` {
+						t.Fatalf("async result %s", resp.Result)
+					}
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			e.do(http.MethodGet, "/v1/requests/req-unknown", e.srv.Key, "", nil).expect(t, 404)
+		})
+		t.Run("Stdout", func(t *testing.T) {
+			t.Parallel()
+			r := e.call("demo/toolbox?stdout=true", `{"op":"print","text":"line one"}`)
+			r.expect(t, 200, `"stdout":"line one\n"`)
+			if r2 := e.call("demo/toolbox", `{"op":"print","text":"x"}`); strings.Contains(string(r2.body), "stdout") {
+				t.Fatalf("stdout without stdout=true: %s", r2.body)
+			}
+		})
+		t.Run("WarmReuseAndLoad", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/toolbox", `{"op":"loaded"}`).expect(t, 200, `"result":true`)
+		})
+		t.Run("Timeout", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/toolbox?timeout=1", `{"op":"sleep","seconds":30}`).expect(t, 504, `"error_type":"AlgorithmTimeoutError"`)
+			e.call("demo/toolbox", `{"op":"echo","value":"after"}`).expect(t, 200, `"after"`)
+		})
+		t.Run("Crash", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/toolbox", `{"op":"crash"}`).expect(t, 502, `"error_type":"WorkerDiedError"`)
+			e.call("demo/toolbox", `{"op":"echo","value":"alive"}`).expect(t, 200, `"alive"`)
+		})
+		t.Run("LoadFailure", func(t *testing.T) {
+			t.Parallel()
+			e.call("demo/badload", `1`).expect(t, 502, `"error_type":"WorkerStartError"`, "model file missing")
+		})
+		t.Run("QueueFull", func(t *testing.T) {
+			t.Parallel()
+			// max_instances 1, queue_size 1: one call runs, one waits, the rest get 429.
+			var wg sync.WaitGroup
+			codes := make([]int, 5)
+			retry := make([]string, 5)
+			for i := range codes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := e.call("demo/single", `1.5`)
+					codes[i], retry[i] = r.status, r.header.Get("Retry-After")
+				}()
+				time.Sleep(30 * time.Millisecond)
+			}
+			wg.Wait()
+			ok, full := 0, 0
+			for i, c := range codes {
+				switch c {
+				case 200:
+					ok++
+				case 429:
+					full++
+					if retry[i] == "" {
+						t.Error("429 without Retry-After")
+					}
+				default:
+					t.Errorf("status %d", c)
+				}
+			}
+			if ok < 1 || full < 1 {
+				t.Fatalf("codes %v: want some 200 and some 429", codes)
+			}
+		})
+		t.Run("ScaleToZero", func(t *testing.T) {
+			t.Parallel()
+			// idle_timeout 1s: the worker is stopped after a second without calls, as the
+			// node's heartbeats show, and the next call starts a new one.
+			workers := func() int {
+				n := -1
+				for _, node := range e.srv.Fleet.Nodes() {
+					for _, w := range node.Workers() {
+						if strings.HasPrefix(w.Version, "demo/idle/") {
+							n = w.Workers
+						}
+					}
+				}
+				return n
+			}
+			e.call("demo/idle", `1`).expect(t, 200, `"awake"`)
+			waitFor(t, 10*time.Second, "the node to report the idle worker", func() bool { return workers() >= 1 })
+			waitFor(t, 20*time.Second, "the idle worker to stop", func() bool { return workers() <= 0 })
+			e.call("demo/idle", `1`).expect(t, 200, `"awake"`)
+		})
+		t.Run("Requirements", func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for _, f := range []string{"algorithm.json", "main.py", "requirements.txt"} {
+				b, err := os.ReadFile(filepath.Join("testdata", "algos", "reqs", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writeWheel(t, filepath.Join(dir, "wheels"))
+			e.publishDir(e.client, "demo", "reqs", dir, api.PublishOptions{})
+			e.call("demo/reqs", `"shout"`).expect(t, 200, `"result":"SHOUT!"`)
+		})
+		t.Run("Versions", func(t *testing.T) {
+			t.Parallel()
+			testVersions(t, e)
+		})
+	})
+}
+
+// testVersions publishes several versions and checks resolution and visibility.
+func testVersions(t *testing.T, e *env) {
+	src := func(v string) string {
+		return writeSource(t, map[string]string{
+			"algorithm.json": `{"runtime":"python"}`,
+			"main.py":        fmt.Sprintf("def apply(input):\n    return %q\n", v),
+		})
+	}
+	for _, p := range []struct {
+		o    api.PublishOptions
+		want string
+	}{
+		{api.PublishOptions{}, "1.0.0"},
+		{api.PublishOptions{Bump: "minor"}, "1.1.0"},
+		{api.PublishOptions{Bump: "patch"}, "1.1.1"},
+		{api.PublishOptions{Bump: "major"}, "2.0.0"},
+		{api.PublishOptions{Version: "1.5.0"}, "1.5.0"},
+		{api.PublishOptions{Bump: "major", Visibility: "private"}, "3.0.0"},
+	} {
+		v := e.publishDir(e.client, "demo", "versioned", src(p.want), p.o)
+		if v.Version != p.want {
+			t.Fatalf("published %s, want %s", v.Version, p.want)
+		}
+	}
+	// An explicit version that exists is a conflict: versions are immutable.
+	art, _, _ := api.PackSource(src("x"))
+	if _, err := e.client.PublishVersion(context.Background(), "demo", "versioned", bytes.NewReader(art), api.PublishOptions{Version: "1.1.0"}); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("republish 1.1.0: %v", err)
+	}
+	for spec, want := range map[string]string{
+		"1.1.1": "1.1.1", "1.1.*": "1.1.1", "1.*": "1.5.0", "1.0.*": "1.0.0", "2.*": "2.0.0", "latest": "3.0.0", "": "3.0.0",
+	} {
+		path := "demo/versioned"
+		if spec != "" {
+			path += "/" + spec
+		}
+		e.call(path, `1`).expect(t, 200, `"result":"`+want+`"`)
+	}
+	// Another account sees public versions only: the private 3.0.0 does not exist for it.
+	other := e.account("other")
+	for spec, want := range map[string]string{"latest": "2.0.0", "3.*": "", "3.0.0": ""} {
+		out, err := other.Call(context.Background(), "demo/versioned/"+spec, "application/json", []byte(`1`), api.CallOptions{Stdout: true})
+		if want == "" {
+			if err == nil || !strings.Contains(err.Error(), "404") {
+				t.Fatalf("other account calling private %s: %v", spec, err)
+			}
+			continue
+		}
+		if err != nil || string(out.Result) != `"`+want+`"` {
+			t.Fatalf("other account %s: %v %s", spec, err, out.Result)
+		}
+		if out.Metadata.Stdout != nil {
+			t.Fatal("stdout=true honoured for a caller who is not the owner")
+		}
+	}
+	// Nor may it publish into demo's namespace.
+	if _, err := other.CreateAlgorithm(context.Background(), "demo", api.CreateAlgorithm{Name: "intruder"}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("other account creating in demo: %v", err)
+	}
+}
+
+// writeWheel writes a minimal pure-Python wheel of a package "localdep" into dir, for an
+// offline `pip install --no-index --find-links`.
+func writeWheel(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "localdep-0.1.0-py3-none-any.whl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := zip.NewWriter(f)
+	for name, body := range map[string]string{
+		"localdep/__init__.py":                   "def shout(s):\n    return s.upper() + \"!\"\n",
+		"localdep-0.1.0.dist-info/METADATA":      "Metadata-Version: 2.1\nName: localdep\nVersion: 0.1.0\n",
+		"localdep-0.1.0.dist-info/WHEEL":         "Wheel-Version: 1.0\nGenerator: algos-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+		"localdep-0.1.0.dist-info/RECORD":        "",
+		"localdep-0.1.0.dist-info/top_level.txt": "localdep\n",
+	} {
+		w, err := z.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte(body))
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,5 @@
+import localdep
+
+
+def apply(input):
+    return localdep.shout(input)

@@ -1,0 +1,6 @@
+import time
+
+
+def apply(input):
+    time.sleep(float(input))
+    return "done"
