@@ -390,7 +390,9 @@ func (r *Registry) Publish(ctx context.Context, owner, name string, artifact io.
 	return out, nil
 }
 
-func artifactKey(digest string) string { return "artifacts/" + strings.Replace(digest, ":", "/", 1) + ".tar.gz" }
+func artifactKey(digest string) string {
+	return "artifacts/" + strings.Replace(digest, ":", "/", 1) + ".tar.gz"
+}
 
 func (r *Registry) putArtifact(ctx context.Context, digest string, b []byte) error {
 	key := artifactKey(digest)

@@ -43,12 +43,9 @@ func parseSpec(s string) (versionSpec, error) {
 		}
 		return vs, nil
 	}
-	if len(parts) != 3 {
-		return versionSpec{}, fmt.Errorf("%w: version %q: use 1.2.3, 1.2.*, 1.* or latest", ErrInvalid, s)
-	}
 	v, err := semver.StrictNewVersion(s)
 	if err != nil {
-		return versionSpec{}, fmt.Errorf("%w: version %q: %v", ErrInvalid, s, err)
+		return versionSpec{}, fmt.Errorf("%w: version %q: use 1.2.3, 1.2.*, 1.* or latest", ErrInvalid, s)
 	}
 	return versionSpec{exact: v}, nil
 }
