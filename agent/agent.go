@@ -221,12 +221,14 @@ func (a *Agent) fetch(ctx context.Context, digest string) (io.ReadCloser, error)
 	return c.Artifact(ctx, id, digest)
 }
 
-// version returns what is needed to run a version, from memory after the first call.
-func (a *Agent) version(ctx context.Context, id string) (api.NodeVersion, error) {
+// version returns what is needed to run a version, from memory after the first call. digest,
+// when given, must match: a version deleted and published again under the same number is
+// another version.
+func (a *Agent) version(ctx context.Context, id, digest string) (api.NodeVersion, error) {
 	a.mu.Lock()
 	v, ok := a.versions[id]
 	a.mu.Unlock()
-	if ok {
+	if ok && (digest == "" || v.Digest == digest) {
 		return v, nil
 	}
 	c, nodeID, err := a.nodeClient()

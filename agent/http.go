@@ -23,6 +23,7 @@ const (
 	headerStdout  = "X-Algos-Stdout"
 	headerCaller  = "X-Algos-Caller"
 	headerLogged  = "X-Algos-Logged"
+	headerDigest  = "X-Algos-Digest"
 )
 
 // maxRequestLine bounds a request line from the control plane.
@@ -63,7 +64,7 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, api.ErrTypeInput, "the request line could not be read or is too large")
 		return
 	}
-	v, err := a.version(ctx, vid)
+	v, err := a.version(ctx, vid, r.Header.Get(headerDigest))
 	if err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {

@@ -162,7 +162,9 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 			}
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// ReadTimeout bounds a slow upload (a 10 MiB call body, a source artifact); replies have no
+	// write timeout since a call may run for up to 3000 s, bounded by its own deadline.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute}
 	if err := inv.Resume(ctx, base); err != nil {
 		log.Error("resuming async requests failed", "err", err)
 	}

@@ -45,6 +45,9 @@ func (h *Handler) call(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if err != nil {
 		return err
 	}
+	// The server's read timeout bounds the upload; the call itself may run far longer and must
+	// not be cancelled by that deadline expiring under the connection's background read.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if output == "void" {
 		id, err := h.cfg.Invoke.Submit(r.Context(), h.cfg.Base, p, v, line, o)
 		if err != nil {

@@ -28,6 +28,7 @@ const (
 	HeaderTimeout = "X-Algos-Timeout-Ms" // the call's remaining time
 	HeaderStdout  = "X-Algos-Stdout"     // "1": return the call's log
 	HeaderCaller  = "X-Algos-Caller"     // account the call is made for
+	HeaderDigest  = "X-Algos-Digest"     // the version's artifact digest (a version deleted and published again differs)
 	// HeaderLogged marks an agent reply that is a Logged document instead of a bare response line.
 	HeaderLogged = "X-Algos-Logged"
 )
@@ -183,6 +184,7 @@ func (r *Router) forward(ctx context.Context, n *fleet.Node, v *registry.Resolve
 	if dl, ok := ctx.Deadline(); ok {
 		req.Header.Set(HeaderTimeout, strconv.FormatInt(time.Until(dl).Milliseconds(), 10))
 	}
+	req.Header.Set(HeaderDigest, v.Digest)
 	if o.Stdout {
 		req.Header.Set(HeaderStdout, "1")
 	}

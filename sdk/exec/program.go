@@ -88,12 +88,15 @@ func (p program) run(ctx context.Context, input []byte, log io.Writer) ([]byte, 
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:        p.path,
-		Args:        p.argv,
-		Stdin:       inR,
-		Stdout:      outW,
-		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		Path:   p.path,
+		Args:   p.argv,
+		Stdin:  inR,
+		Stdout: outW,
+		Stderr: errW,
+		// A group of its own, so that killing it spares the runner. The agent's signals to the
+		// worker's group do not reach it: SIGTERM ends ctx (the command's job), and should the
+		// runner be killed outright, Pdeathsig takes the program down with it.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	startErr := cmd.Start()
 	// The child has its own copies; closing the parent's lets the readers see EOF.

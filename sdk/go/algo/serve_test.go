@@ -182,7 +182,7 @@ func TestServeStartAndStop(t *testing.T) {
 		load: func(r *recorder) func() error {
 			return func() error { r.events = append(r.events, "load"); return nil }
 		},
-		apply:      testApply,
+		apply: testApply,
 		wantEvents: []string{"load", "open", "log:" + wire.InitLine + "\n", "log:" + wire.MarkerLine + "\n",
 			`out:{"result":1,"metadata":{"content_type":"json"}}` + "\n", "out:close"},
 	}, {
