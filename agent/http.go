@@ -32,6 +32,7 @@ const maxRequestLine = 64 << 20
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/invoke/{vid...}", a.invoke)
+	mux.HandleFunc("GET /v1/logs/{vid...}", a.logs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return mux
 }
@@ -43,11 +44,32 @@ func fail(w http.ResponseWriter, status int, typ, msg string) {
 	_, _ = w.Write(b)
 }
 
+func (a *Agent) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+a.invokeToken)) != 1 {
+		fail(w, http.StatusUnauthorized, api.ErrTypeAuth, "wrong invoke token")
+		return false
+	}
+	return true
+}
+
+// logs answers the recent log of a version's workers on this node (empty when none ran).
+func (a *Agent) logs(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(w, r) {
+		return
+	}
+	vid := r.PathValue("vid")
+	a.mu.Lock()
+	v, ok := a.versions[vid]
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if ok {
+		_, _ = w.Write(a.pool.Logs(vid + "#" + v.Digest))
+	}
+}
+
 // invoke runs one call: POST /v1/invoke/{owner/name/version}, the body a protocol request line.
 func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
-	auth := r.Header.Get("Authorization")
-	if subtle.ConstantTimeCompare([]byte(auth), []byte("Bearer "+a.invokeToken)) != 1 {
-		fail(w, http.StatusUnauthorized, api.ErrTypeAuth, "wrong invoke token")
+	if !a.authorized(w, r) {
 		return
 	}
 	ctx := r.Context()

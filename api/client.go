@@ -324,3 +324,18 @@ func (c *Client) Account(ctx context.Context) (Account, error) {
 	err := c.doJSON(ctx, http.MethodGet, "/v1/account", nil, nil, &out)
 	return out, err
 }
+
+// WorkerLogs returns the recent log of a version's workers on every node (owner only); version
+// may be a range such as "1.*" or "" for the latest.
+func (c *Client) WorkerLogs(ctx context.Context, owner, name, version string) (string, error) {
+	if version == "" {
+		version = "latest"
+	}
+	resp, err := c.Do(ctx, http.MethodGet, "/v1/algorithms/"+url.PathEscape(owner)+"/"+url.PathEscape(name)+"/versions/"+url.PathEscape(version)+"/logs", nil, "", nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}

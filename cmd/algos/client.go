@@ -142,7 +142,32 @@ func algoCmd() *cobra.Command {
 			return c.DeleteAlgorithm(cmd.Context(), o, n)
 		},
 	}
-	cmd.AddCommand(publish, versions, del)
+	logs := &cobra.Command{
+		Use:   "logs OWNER/NAME[/VERSION]",
+		Short: "Print the recent log (stdout and stderr) of a version's workers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			parts := strings.SplitN(args[0], "/", 3)
+			if len(parts) < 2 {
+				return errors.New("name the algorithm as OWNER/NAME[/VERSION]")
+			}
+			ver := ""
+			if len(parts) == 3 {
+				ver = parts[2]
+			}
+			out, err := c.WorkerLogs(cmd.Context(), parts[0], parts[1], ver)
+			if err != nil {
+				return err
+			}
+			fmt.Print(out)
+			return nil
+		},
+	}
+	cmd.AddCommand(publish, versions, del, logs)
 	return cmd
 }
 

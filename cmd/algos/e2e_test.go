@@ -177,6 +177,15 @@ func TestE2E(t *testing.T) {
 			if r2 := e.call("demo/toolbox", `{"op":"print","text":"x"}`); strings.Contains(string(r2.body), "stdout") {
 				t.Fatalf("stdout without stdout=true: %s", r2.body)
 			}
+			// The workers' log, kept per worker, for the owner.
+			logs, err := e.client.WorkerLogs(context.Background(), "demo", "toolbox", "1.*")
+			if err != nil || !strings.Contains(logs, "line one") || !strings.Contains(logs, "==> node ") {
+				t.Fatalf("worker logs: %v %q", err, logs)
+			}
+			other := e.account("logreader")
+			if _, err := other.WorkerLogs(context.Background(), "demo", "toolbox", ""); err == nil || !strings.Contains(err.Error(), "403") {
+				t.Fatalf("another account reading demo's logs: %v", err)
+			}
 		})
 		t.Run("WarmReuseAndLoad", func(t *testing.T) {
 			t.Parallel()

@@ -139,7 +139,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		return fail(err)
 	}
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Logger: log,
+	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Logger: log,
 		MaxBodyBytes: cfg.MaxBodyBytes, Base: base})
 	if err != nil {
 		cancelBase()

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -85,6 +87,29 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request, p *auth.P
 		return err
 	}
 	writeJSON(w, http.StatusOK, vs)
+	return nil
+}
+
+// workerLogs serves the recent log of a version's workers (stdout and stderr of every worker,
+// on every node) to the algorithm's owner.
+func (h *Handler) workerLogs(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	owner := r.PathValue("owner")
+	if err := owns(p, owner); err != nil {
+		return err
+	}
+	v, err := h.cfg.Registry.Resolve(r.Context(), owner, r.PathValue("name"), r.PathValue("version"), owner)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	for _, nl := range h.cfg.Router.Logs(r.Context(), v) {
+		fmt.Fprintf(&buf, "==> node %s, %s <==\n", nl.NodeID, v.ID)
+		buf.Write(nl.Log)
+		if len(nl.Log) > 0 && nl.Log[len(nl.Log)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+	}
+	writeRaw(w, http.StatusOK, "text/plain; charset=utf-8", buf.Bytes())
 	return nil
 }
 

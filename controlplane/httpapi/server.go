@@ -17,6 +17,7 @@ import (
 	"github.com/algos-dev/algos/controlplane/invoke"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
+	"github.com/algos-dev/algos/controlplane/router"
 )
 
 // Config configures the API handler.
@@ -26,6 +27,7 @@ type Config struct {
 	Fleet    *fleet.Fleet
 	Invoke   *invoke.Service
 	Pools    *pool.Reconciler
+	Router   *router.Router
 	Logger   *slog.Logger
 	// MaxBodyBytes bounds a call's input (default 10 MiB, Algorithmia's limit).
 	MaxBodyBytes int64
@@ -44,8 +46,8 @@ type Handler struct {
 
 // New returns the API handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Registry == nil || cfg.Keys == nil || cfg.Fleet == nil || cfg.Invoke == nil || cfg.Pools == nil {
-		return nil, errors.New("httpapi: Registry, Keys, Fleet, Invoke and Pools are required")
+	if cfg.Registry == nil || cfg.Keys == nil || cfg.Fleet == nil || cfg.Invoke == nil || cfg.Pools == nil || cfg.Router == nil {
+		return nil, errors.New("httpapi: Registry, Keys, Fleet, Invoke, Pools and Router are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -118,6 +120,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("DELETE /v1/algorithms/{owner}/{name}", h.manager(h.deleteAlgorithm))
 	m.HandleFunc("POST /v1/algorithms/{owner}/{name}/versions", h.manager(h.publish))
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions", h.user(h.listVersions))
+	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions/{version}/logs", h.user(h.workerLogs))
 
 	m.HandleFunc("POST /v1/keys", h.manager(h.createKey))
 	m.HandleFunc("GET /v1/keys", h.user(h.listKeys))

@@ -242,3 +242,33 @@ type RetryError struct {
 
 func (e *RetryError) Error() string { return e.Err.Error() }
 func (e *RetryError) Unwrap() error { return e.Err }
+
+// NodeLog is the recent log of a version's workers on one node.
+type NodeLog struct {
+	NodeID string
+	Log    []byte
+}
+
+// Logs collects the recent worker log of a version from every ready node, each bounded by ctx.
+// Nodes that do not answer are skipped.
+func (r *Router) Logs(ctx context.Context, v *registry.Resolved) []NodeLog {
+	var out []NodeLog
+	for _, n := range r.cfg.Fleet.ReadyNodes() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.Address+"/v1/logs/"+v.ID, nil)
+		if err != nil {
+			continue
+		}
+		req.Header.Set("Authorization", "Bearer "+n.InvokeToken())
+		resp, err := r.client.Do(req)
+		if err != nil {
+			r.log.Warn("fetching worker logs failed", "node_id", n.ID, "err", err)
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusOK && len(b) > 0 {
+			out = append(out, NodeLog{NodeID: n.ID, Log: b})
+		}
+	}
+	return out
+}
