@@ -339,3 +339,40 @@ func (c *Client) WorkerLogs(ctx context.Context, owner, name, version string) (s
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// GetKey reads one of the caller's keys (without its secret).
+func (c *Client) GetKey(ctx context.Context, id string) (Key, error) {
+	var out Key
+	err := c.doJSON(ctx, http.MethodGet, "/v1/keys/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// InstanceTypes lists the instance types of the configured clouds that match f.
+func (c *Client) InstanceTypes(ctx context.Context, f InstanceTypeFilter) ([]InstanceType, error) {
+	q := url.Values{}
+	if f.Cloud != "" {
+		q.Set("cloud", f.Cloud)
+	}
+	if f.Region != "" {
+		q.Set("region", f.Region)
+	}
+	if f.GPUModel != "" {
+		q.Set("gpu_model", f.GPUModel)
+	}
+	if f.MinGPUs > 0 {
+		q.Set("min_gpus", strconv.Itoa(f.MinGPUs))
+	}
+	if f.MinMemoryMiB > 0 {
+		q.Set("min_memory_mib", strconv.Itoa(f.MinMemoryMiB))
+	}
+	var out []InstanceType
+	err := c.doJSON(ctx, http.MethodGet, "/v1/instance-types", q, nil, &out)
+	return out, err
+}
+
+// UpdatePool replaces a node pool's spec.
+func (c *Client) UpdatePool(ctx context.Context, name string, spec PoolSpec) (Pool, error) {
+	var out Pool
+	err := c.doJSON(ctx, http.MethodPatch, "/v1/node-pools/"+url.PathEscape(name), nil, spec, &out)
+	return out, err
+}

@@ -56,6 +56,8 @@ type Manifest struct {
 	Timeout    int       `json:"timeout,omitempty"` // default call timeout, seconds
 	Visibility string    `json:"visibility,omitempty"`
 	Price      float64   `json:"price_per_call,omitempty"` // credits per call, royalty
+	// NodePool restricts the version's workers to the nodes of one pool ("" = any pool).
+	NodePool string `json:"node_pool,omitempty"`
 }
 
 // Visibility values.
@@ -71,6 +73,7 @@ type Algorithm struct {
 	Description   string    `json:"description,omitempty"`
 	Settings      Manifest  `json:"settings"`
 	LatestVersion string    `json:"latest_version,omitempty"`
+	LatestDigest  string    `json:"latest_digest,omitempty"` // source artifact digest of LatestVersion
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
@@ -133,6 +136,8 @@ type PoolSpec struct {
 	InstanceType string            `json:"instance_type,omitempty"`
 	Image        string            `json:"image,omitempty"`
 	Spot         bool              `json:"spot,omitempty"`
+	GPUType      string            `json:"gpu_type,omitempty"` // e.g. "NVIDIA H100"; "" for CPU pools
+	GPUCount     int               `json:"gpu_count,omitempty"` // GPUs per node
 	MinSize      int               `json:"min_size"`
 	MaxSize      int               `json:"max_size"`
 	DesiredSize  int               `json:"desired_size"`
@@ -231,4 +236,40 @@ type RequestState struct {
 type Account struct {
 	Name  string `json:"name"`
 	Admin bool   `json:"admin"`
+}
+
+// GPUOffer is a GPU model an instance type carries.
+type GPUOffer struct {
+	Model     string `json:"model"`
+	Count     int    `json:"count"`
+	MemoryMiB int    `json:"memory_mib"` // per GPU
+}
+
+// Offering is where and how an instance type can be bought.
+type Offering struct {
+	Zone         string  `json:"zone"`
+	Spot         bool    `json:"spot"`
+	Available    bool    `json:"available"`
+	PricePerHour float64 `json:"price_per_hour"`
+}
+
+// InstanceType is what a cloud sells: GET /v1/instance-types.
+type InstanceType struct {
+	Cloud        string     `json:"cloud"`
+	Name         string     `json:"name"`
+	Arch         string     `json:"arch,omitempty"`
+	VCPU         int        `json:"vcpu"`
+	MemoryMiB    int        `json:"memory_mib"`
+	GPUs         []GPUOffer `json:"gpus"`
+	PricePerHour float64    `json:"price_per_hour"`
+	Offerings    []Offering `json:"offerings"`
+}
+
+// InstanceTypeFilter selects instance types; zero fields match all.
+type InstanceTypeFilter struct {
+	Cloud        string
+	Region       string // zones of the region (prefix match on the offering's zone)
+	GPUModel     string // substring, case-insensitive: "H100"
+	MinGPUs      int
+	MinMemoryMiB int
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/algos-dev/algos/controlplane/server"
 	"os"
 	"path/filepath"
 	"time"
@@ -33,7 +34,7 @@ It prints the endpoint and the key of the administrator account "demo" as shell 
 			if err != nil {
 				return err
 			}
-			s, err := startServer(cmd.Context(), serverConfig{Listen: listen, DataDir: abs, Logger: logger(cmd),
+			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: logger(cmd),
 				AgentBinary: self, BootstrapAccount: "demo", DevPool: nodes, PoolInterval: 2 * time.Second})
 			if err != nil {
 				return err
@@ -62,7 +63,7 @@ func serverCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := startServer(cmd.Context(), serverConfig{Listen: listen, DataDir: abs, Logger: logger(cmd), AgentBinary: self, BootstrapAccount: account})
+			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: logger(cmd), AgentBinary: self, BootstrapAccount: account})
 			if err != nil {
 				return err
 			}

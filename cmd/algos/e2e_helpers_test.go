@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/algos-dev/algos/controlplane/server"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 // env is a running control plane with a local node pool of one node.
 type env struct {
 	t      *testing.T
-	srv    *server
+	srv    *server.Server
 	client *api.Client
 	cancel context.CancelFunc
 	dir    string
@@ -63,7 +64,7 @@ func startEnv(t *testing.T, dir string) *env {
 		dir = t.TempDir()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := startServer(ctx, serverConfig{
+	s, err := server.Start(ctx, server.Config{
 		Listen: "127.0.0.1:0", DataDir: dir, Logger: testLogger(t), AgentBinary: algosBin,
 		BootstrapAccount: "demo", DevPool: 1, PoolInterval: 200 * time.Millisecond,
 		HeartbeatInterval: 300 * time.Millisecond, MaxBodyBytes: 8 << 20,

@@ -275,6 +275,62 @@ func TestE2E(t *testing.T) {
 			e.publishDir(e.client, "demo", "reqs", dir, api.PublishOptions{})
 			e.call("demo/reqs", `"shout"`).expect(t, 200, `"result":"SHOUT!"`)
 		})
+		t.Run("SettingsInPlace", func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			// No algorithm.json in the source: the algorithm's settings name the runtime.
+			if _, err := e.client.CreateAlgorithm(ctx, "demo", api.CreateAlgorithm{Name: "settled", Settings: api.Manifest{Runtime: "python", Entrypoint: []string{"m.py"}}}); err != nil {
+				t.Fatal(err)
+			}
+			dir := writeSource(t, map[string]string{"m.py": "import time\ndef apply(input):\n    time.sleep(input)\n    return 'ok'\n"})
+			e.publishDir(e.client, "demo", "settled", dir, api.PublishOptions{})
+			e.call("demo/settled", `0`).expect(t, 200, `"ok"`)
+			// An operational setting changed in place applies to the existing version at once.
+			if _, err := e.client.UpdateAlgorithm(ctx, "demo", "settled", api.CreateAlgorithm{Settings: api.Manifest{Runtime: "python", Entrypoint: []string{"m.py"}, Timeout: 1}}); err != nil {
+				t.Fatal(err)
+			}
+			e.call("demo/settled", `3`).expect(t, 504, "AlgorithmTimeoutError")
+			// A node pool with no ready node: the call waits for one until its deadline.
+			if _, err := e.client.UpdateAlgorithm(ctx, "demo", "settled", api.CreateAlgorithm{Settings: api.Manifest{Runtime: "python", Entrypoint: []string{"m.py"}, NodePool: "gpus"}}); err != nil {
+				t.Fatal(err)
+			}
+			e.call("demo/settled?timeout=1", `0`).expect(t, 503, "no node of pool gpus")
+			if _, err := e.client.UpdateAlgorithm(ctx, "demo", "settled", api.CreateAlgorithm{Settings: api.Manifest{Scaling: api.Scaling{MinInstances: 3, MaxInstances: 2}}}); err == nil || !strings.Contains(err.Error(), "400") {
+				t.Fatalf("invalid settings accepted: %v", err)
+			}
+			a, err := e.client.GetAlgorithm(ctx, "demo", "settled")
+			if err != nil || a.LatestVersion != "1.0.0" || !strings.HasPrefix(a.LatestDigest, "sha256:") {
+				t.Fatalf("algorithm: %+v %v", a, err)
+			}
+		})
+		t.Run("InstanceTypesAndKeys", func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			its, err := e.client.InstanceTypes(ctx, api.InstanceTypeFilter{Cloud: "local"})
+			if err != nil || len(its) != 1 || its[0].Name != "local" || its[0].VCPU < 1 {
+				t.Fatalf("instance types: %+v %v", its, err)
+			}
+			if its, err := e.client.InstanceTypes(ctx, api.InstanceTypeFilter{GPUModel: "H100"}); err != nil || len(its) != 0 {
+				t.Fatalf("GPU filter on a CPU-only cloud: %+v %v", its, err)
+			}
+			if _, err := e.client.InstanceTypes(ctx, api.InstanceTypeFilter{Cloud: "mars"}); err == nil || !strings.Contains(err.Error(), "400") {
+				t.Fatalf("unknown cloud: %v", err)
+			}
+			k, err := e.client.CreateKey(ctx, api.CreateKey{Name: "readback", Data: "read"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.client.GetKey(ctx, k.ID)
+			if err != nil || got.Name != "readback" || got.Data != "read" || got.Secret != "" {
+				t.Fatalf("get key: %+v %v", got, err)
+			}
+			if _, err := e.client.CreatePool(ctx, api.CreatePool{Name: "gpu", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local", GPUCount: 1, MaxSize: 1}}); err == nil || !strings.Contains(err.Error(), "400") {
+				t.Fatalf("GPU pool on the local cloud: %v", err)
+			}
+			if _, err := e.client.CreatePool(ctx, api.CreatePool{Name: "big", Spec: api.PoolSpec{Cloud: "local", MinSize: 3, MaxSize: 1}}); err == nil || !strings.Contains(err.Error(), "400") {
+				t.Fatalf("min > max: %v", err)
+			}
+		})
 		t.Run("Versions", func(t *testing.T) {
 			t.Parallel()
 			testVersions(t, e)
@@ -384,5 +440,43 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPoolLifecycle creates, resizes and deletes a local node pool: agents start, register,
+// stop and are forgotten. It has its own control plane: its nodes must not serve other tests.
+func TestPoolLifecycle(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, "")
+	ctx := context.Background()
+	p, err := e.client.CreatePool(ctx, api.CreatePool{Name: "extra", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local", MinSize: 0, DesiredSize: 2, MaxSize: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func() int {
+		p, err = e.client.GetPool(ctx, "extra")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Size
+	}
+	waitFor(t, 30*time.Second, "2 nodes of pool extra", func() bool { return size() == 2 })
+	if _, err := e.client.UpdatePool(ctx, "extra", api.PoolSpec{Cloud: "local", InstanceType: "local", DesiredSize: 1, MaxSize: 3}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "pool extra to shrink to 1 node", func() bool { return size() == 1 })
+	if err := e.client.DeletePool(ctx, "extra"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.DeletePool(ctx, "extra"); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	if _, err := e.client.GetPool(ctx, "extra"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("deleted pool: %v", err)
+	}
+	for _, n := range e.srv.Fleet.Nodes() {
+		if n.Pool == "extra" {
+			t.Fatalf("node %s of the deleted pool is still known", n.ID)
+		}
 	}
 }

@@ -257,3 +257,15 @@ func (k *Keys) List(ctx context.Context, owner string) ([]api.Key, error) {
 	}
 	return out, nil
 }
+
+// Get returns one of the caller's keys (admins: any key). Others' keys are ErrNotFound.
+func (k *Keys) Get(ctx context.Context, p *Principal, id string) (api.Key, error) {
+	sk, err := k.cfg.Store.GetKey(ctx, id)
+	if err != nil {
+		return api.Key{}, fmt.Errorf("key %s: %w", id, err)
+	}
+	if sk.Owner != p.Account && !p.Admin {
+		return api.Key{}, fmt.Errorf("key %s: %w", id, store.ErrNotFound)
+	}
+	return ToAPI(sk), nil
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/algos-dev/algos/api"
@@ -133,6 +134,35 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return err
 	}
 	writeJSON(w, http.StatusOK, ks)
+	return nil
+}
+
+func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	k, err := h.cfg.Keys.Get(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (h *Handler) instanceTypes(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	q := r.URL.Query()
+	f := api.InstanceTypeFilter{Cloud: q.Get("cloud"), Region: q.Get("region"), GPUModel: q.Get("gpu_model")}
+	for name, dst := range map[string]*int{"min_gpus": &f.MinGPUs, "min_memory_mib": &f.MinMemoryMiB} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%w: %s=%q: give a whole number", errInput, name, v)
+			}
+			*dst = n
+		}
+	}
+	out, err := h.cfg.Pools.InstanceTypes(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -256,6 +256,9 @@ func validate(name string, s *api.PoolSpec) error {
 	if s.MaxSize == 0 && s.MinSize == 0 && s.DesiredSize == 0 {
 		s.MinSize, s.DesiredSize, s.MaxSize = 1, 1, 1
 	}
+	if s.GPUCount < 0 {
+		return fmt.Errorf("%w: gpu_count must not be negative", ErrInvalid)
+	}
 	if s.MaxSize < 1 || s.MinSize < 0 || s.MinSize > s.MaxSize || s.DesiredSize < s.MinSize || s.DesiredSize > s.MaxSize {
 		return fmt.Errorf("%w: sizes: need 0 <= min_size <= desired_size <= max_size and max_size >= 1 (got %d, %d, %d)", ErrInvalid, s.MinSize, s.DesiredSize, s.MaxSize)
 	}
@@ -268,6 +271,9 @@ func (r *Reconciler) Create(ctx context.Context, in api.CreatePool) (api.Pool, e
 		return api.Pool{}, err
 	}
 	if _, err := r.groups(in.Spec.Cloud); err != nil {
+		return api.Pool{}, err
+	}
+	if err := r.checkCapacity(ctx, in.Spec); err != nil {
 		return api.Pool{}, err
 	}
 	spec, _ := json.Marshal(in.Spec)
@@ -298,6 +304,9 @@ func (r *Reconciler) Update(ctx context.Context, name string, spec api.PoolSpec)
 		return api.Pool{}, fmt.Errorf("%w: a pool's cloud cannot change (%s → %s): create a new pool", ErrInvalid, p.Cloud, spec.Cloud)
 	}
 	if err := validate(name, &spec); err != nil {
+		return api.Pool{}, err
+	}
+	if err := r.checkCapacity(ctx, spec); err != nil {
 		return api.Pool{}, err
 	}
 	p.Spec, _ = json.Marshal(spec)
@@ -365,4 +374,91 @@ func (r *Reconciler) toAPI(p store.Pool) api.Pool {
 		out.Status = "deleting"
 	}
 	return out
+}
+
+// InstanceTypes lists the instance types of the configured clouds that offer them, filtered.
+func (r *Reconciler) InstanceTypes(ctx context.Context, f api.InstanceTypeFilter) ([]api.InstanceType, error) {
+	if f.Cloud != "" {
+		if _, err := r.groups(f.Cloud); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(r.cfg.Clouds))
+	for n := range r.cfg.Clouds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := []api.InstanceType{}
+	for _, cloud := range names {
+		if f.Cloud != "" && cloud != f.Cloud {
+			continue
+		}
+		it, ok := r.cfg.Clouds[cloud].(clouds.InstanceTypes)
+		if !ok {
+			continue
+		}
+		types, err := it.InstanceTypes(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("instance types of %s: %w", cloud, err)
+		}
+		for _, t := range types {
+			if a, ok := matchType(cloud, t, f); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+func matchType(cloud string, t clouds.InstanceType, f api.InstanceTypeFilter) (api.InstanceType, bool) {
+	a := api.InstanceType{Cloud: cloud, Name: t.Name, Arch: t.Arch, VCPU: t.VCPU, MemoryMiB: t.MemoryMiB, PricePerHour: t.PricePerHour,
+		GPUs: []api.GPUOffer{}, Offerings: []api.Offering{}}
+	gpus, modelOK := 0, f.GPUModel == ""
+	for _, g := range t.GPUs {
+		a.GPUs = append(a.GPUs, api.GPUOffer{Model: g.Model, Count: g.Count, MemoryMiB: g.MemoryMiB})
+		gpus += g.Count
+		if f.GPUModel != "" && strings.Contains(strings.ToLower(g.Model), strings.ToLower(f.GPUModel)) {
+			modelOK = true
+		}
+	}
+	for _, o := range t.Offerings {
+		if f.Region == "" || strings.HasPrefix(o.Zone, f.Region) {
+			a.Offerings = append(a.Offerings, api.Offering{Zone: o.Zone, Spot: o.Spot, Available: o.Available, PricePerHour: o.PricePerHour})
+		}
+	}
+	ok := modelOK && gpus >= f.MinGPUs && t.MemoryMiB >= f.MinMemoryMiB && (f.Region == "" || len(a.Offerings) > 0)
+	return a, ok
+}
+
+// checkCapacity checks a pool spec against its cloud's instance types, when the cloud lists
+// them: the instance type must exist and carry the GPUs the spec asks for.
+func (r *Reconciler) checkCapacity(ctx context.Context, s api.PoolSpec) error {
+	it, ok := r.cfg.Clouds[s.Cloud].(clouds.InstanceTypes)
+	if !ok || s.InstanceType == "" {
+		if s.GPUCount > 0 && s.InstanceType == "" {
+			return fmt.Errorf("%w: a GPU pool needs an instance_type that carries its GPUs", ErrInvalid)
+		}
+		return nil
+	}
+	types, err := it.InstanceTypes(ctx)
+	if err != nil {
+		return fmt.Errorf("instance types of %s: %w", s.Cloud, err)
+	}
+	var names []string
+	for _, t := range types {
+		names = append(names, t.Name)
+		if t.Name != s.InstanceType {
+			continue
+		}
+		if s.GPUCount == 0 && s.GPUType == "" {
+			return nil
+		}
+		for _, g := range t.GPUs {
+			if g.Count >= s.GPUCount && (s.GPUType == "" || strings.Contains(strings.ToLower(g.Model), strings.ToLower(s.GPUType))) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: instance type %s of cloud %s does not carry %d × %q GPUs", ErrInvalid, s.InstanceType, s.Cloud, s.GPUCount, s.GPUType)
+	}
+	return fmt.Errorf("%w: cloud %s has no instance type %q (it has: %s)", ErrInvalid, s.Cloud, s.InstanceType, strings.Join(names, ", "))
 }

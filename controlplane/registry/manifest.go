@@ -35,6 +35,106 @@ func ValidName(kind, s string) error {
 	return nil
 }
 
+// effective is the manifest a call runs with: the version's (immutable code: runtime,
+// entrypoint, output) with the algorithm's current operational settings (resources, scaling,
+// timeout, price, node pool) applied field by field where they are set. Operational settings
+// are the deployment's, changed in place (as a Terraform update does) without a new version.
+func effective(v, settings api.Manifest) api.Manifest {
+	m := v
+	r, sr := &m.Resources, settings.Resources
+	if sr.CPU != 0 {
+		r.CPU = sr.CPU
+	}
+	if sr.MemoryMiB != 0 {
+		r.MemoryMiB = sr.MemoryMiB
+	}
+	if sr.GPUs != 0 {
+		r.GPUs = sr.GPUs
+	}
+	if sr.GPUMemMiB != 0 {
+		r.GPUMemMiB = sr.GPUMemMiB
+	}
+	sc, ss := &m.Scaling, settings.Scaling
+	if ss.MinInstances != 0 {
+		sc.MinInstances = ss.MinInstances
+	}
+	if ss.MaxInstances != 0 {
+		sc.MaxInstances = ss.MaxInstances
+	}
+	if ss.IdleTimeout != "" {
+		sc.IdleTimeout = ss.IdleTimeout
+	}
+	if ss.TargetConcurrency != 0 {
+		sc.TargetConcurrency = ss.TargetConcurrency
+	}
+	if ss.QueueSize != 0 {
+		sc.QueueSize = ss.QueueSize
+	}
+	if settings.Timeout != 0 {
+		m.Timeout = settings.Timeout
+	}
+	if settings.Price != 0 {
+		m.Price = settings.Price
+	}
+	if settings.NodePool != "" {
+		m.NodePool = settings.NodePool
+	}
+	if n, err := normalize(m, nil); err == nil {
+		return n
+	}
+	return v // settings validated at write; an old invalid combination keeps the version's own
+}
+
+// validateSettings checks an algorithm's settings (version defaults and operational settings);
+// unset fields are fine.
+func validateSettings(s api.Manifest) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: settings: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	switch s.Runtime {
+	case "", api.RuntimePython, api.RuntimeGo, api.RuntimeExec:
+	default:
+		return bad("runtime %q: use python, go or exec", s.Runtime)
+	}
+	switch s.Output {
+	case "", "auto", api.ContentJSON, api.ContentText, api.ContentBinary:
+	default:
+		return bad("output %q: use auto, json, text or binary", s.Output)
+	}
+	switch s.Visibility {
+	case "", api.Public, api.Private:
+	default:
+		return bad("visibility %q: use public or private", s.Visibility)
+	}
+	if s.Timeout < 0 || s.Timeout > MaxTimeout {
+		return bad("timeout %d: use 1 to %d seconds", s.Timeout, MaxTimeout)
+	}
+	sc := s.Scaling
+	if sc.MinInstances < 0 || sc.MaxInstances < 0 || sc.QueueSize < 0 || sc.TargetConcurrency < 0 {
+		return bad("scaling values must not be negative")
+	}
+	if sc.MaxInstances > 0 && sc.MinInstances > sc.MaxInstances {
+		return bad("scaling: min_instances %d is above max_instances %d", sc.MinInstances, sc.MaxInstances)
+	}
+	if sc.IdleTimeout != "" {
+		if d, err := time.ParseDuration(sc.IdleTimeout); err != nil || d <= 0 {
+			return bad("idle_timeout %q: use a duration such as 30s or 5m", sc.IdleTimeout)
+		}
+	}
+	if r := s.Resources; r.CPU < 0 || r.MemoryMiB < 0 || r.GPUs < 0 || r.GPUMemMiB < 0 {
+		return bad("resources must not be negative")
+	}
+	if s.Price < 0 {
+		return bad("price_per_call must not be negative")
+	}
+	if s.NodePool != "" {
+		if err := ValidName("node pool", s.NodePool); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // overlay returns base with the fields set in m replacing base's.
 func overlay(base, m api.Manifest) api.Manifest {
 	out := base
@@ -64,6 +164,9 @@ func overlay(base, m api.Manifest) api.Manifest {
 	}
 	if m.Price != 0 {
 		out.Price = m.Price
+	}
+	if m.NodePool != "" {
+		out.NodePool = m.NodePool
 	}
 	return out
 }
@@ -102,7 +205,7 @@ func normalize(m api.Manifest, files map[string]bool) (api.Manifest, error) {
 			return bad("output %q: use auto, json, text or binary", m.Output)
 		}
 	case "":
-		return bad("the manifest names no runtime: set \"runtime\" to python, go or exec")
+		return bad("no runtime: set \"runtime\" (python, go or exec) in the source's algorithm.json or in the algorithm's settings")
 	default:
 		return bad("runtime %q: use python, go or exec", m.Runtime)
 	}
@@ -151,7 +254,8 @@ func normalize(m api.Manifest, files map[string]bool) (api.Manifest, error) {
 	return m, nil
 }
 
-// inspectArtifact reads a gzipped tar source artifact: its manifest and its file list. It
+// inspectArtifact reads a gzipped tar source artifact: its manifest (empty when it has no
+// algorithm.json: the algorithm's settings must then name the runtime) and its file list. It
 // refuses paths that are absolute or leave the directory, links and special files.
 func inspectArtifact(b []byte) (api.Manifest, map[string]bool, error) {
 	var m api.Manifest
@@ -161,7 +265,6 @@ func inspectArtifact(b []byte) (api.Manifest, map[string]bool, error) {
 	}
 	tr := tar.NewReader(gz)
 	files := map[string]bool{}
-	found := false
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -188,11 +291,7 @@ func inspectArtifact(b []byte) (api.Manifest, map[string]bool, error) {
 			if err := dec.Decode(&m); err != nil {
 				return m, nil, fmt.Errorf("%w: %s: %v", ErrInvalid, api.ManifestFile, err)
 			}
-			found = true
 		}
-	}
-	if !found {
-		return m, nil, fmt.Errorf("%w: the artifact has no %s at its root", ErrInvalid, api.ManifestFile)
 	}
 	return m, files, nil
 }

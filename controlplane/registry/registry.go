@@ -67,6 +67,7 @@ type Resolved struct {
 // entry caches one algorithm and its versions, sorted ascending.
 type entry struct {
 	missing  bool
+	settings api.Manifest
 	loadedAt time.Time
 	semvers  []*semver.Version
 	versions []*Resolved
@@ -106,15 +107,21 @@ func (r *Registry) load(ctx context.Context, owner, name string) (*entry, error)
 	if e != nil && (!e.missing || time.Since(e.loadedAt) < r.cfg.NegativeTTL) {
 		return e, nil
 	}
-	vs, err := r.cfg.Store.ListVersions(ctx, owner, name)
-	if err != nil {
-		return nil, err
-	}
 	e = &entry{loadedAt: time.Now()}
-	if len(vs) == 0 {
-		if _, err := r.cfg.Store.GetAlgorithm(ctx, owner, name); errors.Is(err, store.ErrNotFound) {
-			e.missing = true
-		} else if err != nil {
+	a, err := r.cfg.Store.GetAlgorithm(ctx, owner, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e.missing = true
+	case err != nil:
+		return nil, err
+	case len(a.Settings) > 0:
+		if err := json.Unmarshal(a.Settings, &e.settings); err != nil {
+			r.log.Error("unreadable algorithm settings", "algorithm", key, "err", err)
+		}
+	}
+	var vs []store.Version
+	if !e.missing {
+		if vs, err = r.cfg.Store.ListVersions(ctx, owner, name); err != nil {
 			return nil, err
 		}
 	}
@@ -124,6 +131,7 @@ func (r *Registry) load(ctx context.Context, owner, name string) (*entry, error)
 			r.log.Error("skipping unreadable version", "algorithm", key, "version", v.Semver, "err", err)
 			continue
 		}
+		res.Manifest = effective(res.Manifest, e.settings)
 		e.semvers = append(e.semvers, sv)
 		e.versions = append(e.versions, res)
 	}
@@ -215,6 +223,9 @@ func (r *Registry) CreateAlgorithm(ctx context.Context, owner string, in api.Cre
 	if err := ValidName("algorithm", in.Name); err != nil {
 		return api.Algorithm{}, err
 	}
+	if err := validateSettings(in.Settings); err != nil {
+		return api.Algorithm{}, err
+	}
 	settings, err := json.Marshal(in.Settings)
 	if err != nil {
 		return api.Algorithm{}, err
@@ -232,7 +243,7 @@ func (r *Registry) CreateAlgorithm(ctx context.Context, owner string, in api.Cre
 		return api.Algorithm{}, err
 	}
 	r.invalidate(owner, in.Name)
-	return r.toAPI(ctx, a)
+	return r.toAPI(ctx, a, owner)
 }
 
 // GetAlgorithm reads an algorithm. Callers other than the owner see it only when it has a
@@ -247,11 +258,14 @@ func (r *Registry) GetAlgorithm(ctx context.Context, owner, name, caller string)
 			return api.Algorithm{}, fmt.Errorf("algorithm %s/%s: %w", owner, name, ErrNotFound)
 		}
 	}
-	return r.toAPI(ctx, a)
+	return r.toAPI(ctx, a, caller)
 }
 
 // UpdateAlgorithm replaces an algorithm's description and version defaults.
 func (r *Registry) UpdateAlgorithm(ctx context.Context, owner, name string, in api.CreateAlgorithm) (api.Algorithm, error) {
+	if err := validateSettings(in.Settings); err != nil {
+		return api.Algorithm{}, err
+	}
 	a, err := r.cfg.Store.GetAlgorithm(ctx, owner, name)
 	if err != nil {
 		return api.Algorithm{}, fmt.Errorf("algorithm %s/%s: %w", owner, name, err)
@@ -265,7 +279,7 @@ func (r *Registry) UpdateAlgorithm(ctx context.Context, owner, name string, in a
 		return api.Algorithm{}, err
 	}
 	r.invalidate(owner, name)
-	return r.toAPI(ctx, a)
+	return r.toAPI(ctx, a, owner)
 }
 
 // DeleteAlgorithm deletes an algorithm and its versions. Idempotent. Artifacts stay in the blob
@@ -276,15 +290,16 @@ func (r *Registry) DeleteAlgorithm(ctx context.Context, owner, name string) erro
 	return err
 }
 
-func (r *Registry) toAPI(ctx context.Context, a store.Algorithm) (api.Algorithm, error) {
+// toAPI converts an algorithm; latest_version is the latest the caller may see.
+func (r *Registry) toAPI(ctx context.Context, a store.Algorithm, caller string) (api.Algorithm, error) {
 	out := api.Algorithm{Owner: a.Owner, Name: a.Name, Description: a.Description, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 	if len(a.Settings) > 0 {
 		if err := json.Unmarshal(a.Settings, &out.Settings); err != nil {
 			return out, fmt.Errorf("algorithm %s/%s: settings: %w", a.Owner, a.Name, err)
 		}
 	}
-	if e, err := r.load(ctx, a.Owner, a.Name); err == nil && len(e.versions) > 0 {
-		out.LatestVersion = e.versions[len(e.versions)-1].Version
+	if v, err := r.Resolve(ctx, a.Owner, a.Name, "latest", caller); err == nil {
+		out.LatestVersion, out.LatestDigest = v.Version, v.Digest
 	}
 	return out, nil
 }

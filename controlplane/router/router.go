@@ -109,10 +109,13 @@ func (r *Router) loadOf(id string) *load {
 
 // pick chooses a node: one with an idle warm worker of the version (reported workers minus
 // calls this router has in flight there), else the least loaded ready node.
-func (r *Router) pick(version string) (*fleet.Node, *load) {
+func (r *Router) pick(version, pool string) (*fleet.Node, *load) {
 	var best, warm *fleet.Node
 	var bestLoad, warmLoad *load
 	for _, n := range r.cfg.Fleet.ReadyNodes() {
+		if pool != "" && n.Pool != pool {
+			continue
+		}
 		l := r.loadOf(n.ID)
 		if best == nil || l.total.Load() < bestLoad.total.Load() {
 			best, bestLoad = n, l
@@ -148,15 +151,19 @@ func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine [
 	var l *load
 	for {
 		changed := r.cfg.Fleet.Changed()
-		if n, l = r.pick(v.ID); n != nil {
+		if n, l = r.pick(v.ID, v.Manifest.NodePool); n != nil {
 			break
 		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			where := "no node is ready"
+			if v.Manifest.NodePool != "" {
+				where = "no node of pool " + v.Manifest.NodePool + " (the algorithm's node_pool) is ready"
+			}
 			return nil, &api.Error{Status: http.StatusServiceUnavailable, ErrorBody: api.ErrorBody{
 				ErrorType: api.ErrTypeUnavailable,
-				Message:   "no node is ready to run this call before its deadline: check `algos pool list` and the node pool's status",
+				Message:   where + " to run this call before its deadline: check `algos pool list` and the node pool's status",
 			}}
 		case <-time.After(time.Second): // a node may turn ready without a change notice (heartbeat)
 		}

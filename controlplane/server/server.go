@@ -1,4 +1,7 @@
-package main
+// Package server assembles a whole control plane from its parts — store, blob store, keys,
+// registry, fleet, router, invocations, pool reconciler with its clouds, HTTP API — and runs it.
+// `algos dev` and `algos server` start one; so do the end-to-end and Terraform acceptance tests.
+package server
 
 import (
 	"context"
@@ -29,8 +32,8 @@ import (
 	"github.com/algos-dev/algos/controlplane/store/sqlite"
 )
 
-// serverConfig configures a control plane.
-type serverConfig struct {
+// Config configures a control plane.
+type Config struct {
 	Listen  string // e.g. 127.0.0.1:8080; port 0 picks one
 	DataDir string
 	Logger  *slog.Logger
@@ -48,8 +51,8 @@ type serverConfig struct {
 	MaxBodyBytes int64
 }
 
-// server is a running control plane.
-type server struct {
+// Server is a running control plane.
+type Server struct {
 	URL    string
 	Key    string // the bootstrap account's key, when one was asked for
 	Store  store.Store
@@ -63,17 +66,17 @@ type server struct {
 }
 
 // Wait blocks until the server has stopped (its context ended) and returns why it stopped.
-func (s *server) Wait() error {
+func (s *Server) Wait() error {
 	<-s.done
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	return s.runErr
 }
 
-// startServer builds every part of the control plane, starts serving, and returns once the
+// Start builds every part of the control plane, starts serving, and returns once the
 // API answers. Cancelling ctx stops it: the HTTP server, the background loops, the local
 // cloud's instances (agents and their workers), then the store.
-func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
+func Start(ctx context.Context, cfg Config) (*Server, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -86,7 +89,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	cleanup := []func(){func() { st.Close() }}
-	fail := func(err error) (*server, error) {
+	fail := func(err error) (*Server, error) {
 		for i := len(cleanup) - 1; i >= 0; i-- {
 			cleanup[i]()
 		}
@@ -145,7 +148,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*server, error) {
 		cancelBase()
 		return fail(err)
 	}
-	s := &server{URL: url, Store: st, Fleet: fl, Pools: pools, Keys: keys, Reg: reg, done: make(chan struct{})}
+	s := &Server{URL: url, Store: st, Fleet: fl, Pools: pools, Keys: keys, Reg: reg, done: make(chan struct{})}
 	if cfg.BootstrapAccount != "" {
 		if s.Key, err = bootstrap(ctx, st, keys, cfg.DataDir, cfg.BootstrapAccount); err != nil {
 			cancelBase()
