@@ -136,7 +136,7 @@ type PoolSpec struct {
 	InstanceType string            `json:"instance_type,omitempty"`
 	Image        string            `json:"image,omitempty"`
 	Spot         bool              `json:"spot,omitempty"`
-	GPUType      string            `json:"gpu_type,omitempty"` // e.g. "NVIDIA H100"; "" for CPU pools
+	GPUType      string            `json:"gpu_type,omitempty"`  // e.g. "NVIDIA H100"; "" for CPU pools
 	GPUCount     int               `json:"gpu_count,omitempty"` // GPUs per node
 	MinSize      int               `json:"min_size"`
 	MaxSize      int               `json:"max_size"`
