@@ -376,3 +376,13 @@ func (c *Client) UpdatePool(ctx context.Context, name string, spec PoolSpec) (Po
 	err := c.doJSON(ctx, http.MethodPatch, "/v1/node-pools/"+url.PathEscape(name), nil, spec, &out)
 	return out, err
 }
+
+// ResolveVersion returns the version that a range ("1.2.3", "1.2.*", "1.*", "latest") selects.
+func (c *Client) ResolveVersion(ctx context.Context, owner, name, spec string) (Version, error) {
+	if spec == "" {
+		spec = "latest"
+	}
+	var out Version
+	err := c.doJSON(ctx, http.MethodGet, "/v1/algorithms/"+url.PathEscape(owner)+"/"+url.PathEscape(name)+"/versions/"+url.PathEscape(spec), nil, nil, &out)
+	return out, err
+}

@@ -376,6 +376,9 @@ func testVersions(t *testing.T, e *env) {
 		}
 		e.call(path, `1`).expect(t, 200, `"result":"`+want+`"`)
 	}
+	if v, err := e.client.ResolveVersion(context.Background(), "demo", "versioned", "1.*"); err != nil || v.Version != "1.5.0" {
+		t.Fatalf("resolve 1.*: %+v %v", v, err)
+	}
 	// Another account sees public versions only: the private 3.0.0 does not exist for it.
 	other := e.account("other")
 	for spec, want := range map[string]string{"latest": "2.0.0", "3.*": "", "3.0.0": ""} {

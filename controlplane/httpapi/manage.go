@@ -91,6 +91,17 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request, p *auth.P
 	return nil
 }
 
+// resolveVersion serves the version a range ("1.2.3", "1.2.*", "1.*", "latest") selects for the
+// caller.
+func (h *Handler) resolveVersion(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	v, err := h.cfg.Registry.ResolveAPI(r.Context(), r.PathValue("owner"), r.PathValue("name"), r.PathValue("version"), p.Account)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
 // workerLogs serves the recent log of a version's workers (stdout and stderr of every worker,
 // on every node) to the algorithm's owner.
 func (h *Handler) workerLogs(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {

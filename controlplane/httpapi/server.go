@@ -120,6 +120,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("DELETE /v1/algorithms/{owner}/{name}", h.manager(h.deleteAlgorithm))
 	m.HandleFunc("POST /v1/algorithms/{owner}/{name}/versions", h.manager(h.publish))
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions", h.user(h.listVersions))
+	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions/{version}", h.user(h.resolveVersion))
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions/{version}/logs", h.user(h.workerLogs))
 
 	m.HandleFunc("POST /v1/keys", h.manager(h.createKey))

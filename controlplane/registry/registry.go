@@ -325,6 +325,15 @@ func (r *Registry) ListVersions(ctx context.Context, owner, name, caller string)
 	return out, nil
 }
 
+// ResolveAPI is Resolve in the API's terms.
+func (r *Registry) ResolveAPI(ctx context.Context, owner, name, spec, caller string) (api.Version, error) {
+	v, err := r.Resolve(ctx, owner, name, spec, caller)
+	if err != nil {
+		return api.Version{}, err
+	}
+	return versionAPI(v), nil
+}
+
 func versionAPI(v *Resolved) api.Version {
 	vis := api.Private
 	if v.Public {
