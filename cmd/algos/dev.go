@@ -2,14 +2,17 @@ package main
 
 import (
 	"fmt"
-	"github.com/algos-dev/algos/controlplane/server"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/algos-dev/algos/agent"
+	"github.com/algos-dev/algos/agent/metadata"
+	"github.com/algos-dev/algos/controlplane/server"
 	"github.com/algos-dev/algos/sdk"
 	"github.com/algos-dev/algos/sdk/python"
 )
@@ -80,7 +83,8 @@ func serverCmd() *cobra.Command {
 }
 
 func agentCmd() *cobra.Command {
-	var server, dataDir, listen, advertise, instanceID string
+	var server, dataDir, listen, advertise, instanceID, cloud string
+	var advertisePort int
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a node agent (reads the pool's join token from $ALGOS_JOIN_TOKEN)",
@@ -88,8 +92,22 @@ func agentCmd() *cobra.Command {
 			if instanceID == "" {
 				instanceID = os.Getenv("ALGOS_INSTANCE_ID")
 			}
+			if instanceID == "" && cloud != "" {
+				id, err := metadata.InstanceID(cmd.Context(), cloud, metadata.Default)
+				if err != nil {
+					return fmt.Errorf("find this VM's instance ID: %w", err)
+				}
+				instanceID = id
+			}
 			if instanceID == "" {
 				instanceID, _ = os.Hostname()
+			}
+			if advertise == "" && advertisePort > 0 {
+				ip, err := metadata.LocalAddress(server)
+				if err != nil {
+					return fmt.Errorf("find the address the control plane reaches this node at: %w (pass --advertise)", err)
+				}
+				advertise = fmt.Sprintf("http://%s", net.JoinHostPort(ip, strconv.Itoa(advertisePort)))
 			}
 			abs, err := filepath.Abs(dataDir)
 			if err != nil {
@@ -111,6 +129,8 @@ func agentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/algos-agent", "directory of artifacts and workers")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to serve the control plane's calls on")
 	cmd.Flags().StringVar(&advertise, "advertise", "", "URL the control plane reaches this agent at (default: the listen address)")
-	cmd.Flags().StringVar(&instanceID, "instance-id", "", "ID of this VM (default $ALGOS_INSTANCE_ID, else the hostname)")
+	cmd.Flags().StringVar(&instanceID, "instance-id", "", "ID of this VM (default $ALGOS_INSTANCE_ID, else from --cloud's metadata service, else the hostname)")
+	cmd.Flags().StringVar(&cloud, "cloud", "", "ask this cloud's metadata service for the instance ID: aws, gcp, azure or openstack")
+	cmd.Flags().IntVar(&advertisePort, "advertise-port", 0, "advertise http://<this machine's address towards the server>:PORT (with --listen 0.0.0.0:PORT)")
 	return cmd
 }

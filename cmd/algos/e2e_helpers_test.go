@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/algos-dev/algos/controlplane/server"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/server"
 	"github.com/algos-dev/algos/controlplane/store"
 )
 

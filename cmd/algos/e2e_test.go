@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/algos-dev/algos/api"
+	"github.com/algos-dev/algos/controlplane/server"
 )
 
 // TestE2E runs the kernel end to end: a real control plane, a real agent booted through the
@@ -481,5 +482,35 @@ func TestPoolLifecycle(t *testing.T) {
 		if n.Pool == "extra" {
 			t.Fatalf("node %s of the deleted pool is still known", n.ID)
 		}
+	}
+}
+
+// TestCloudInitBoot boots the local pool with the boot script that cloud VMs run (download the
+// agent from the control plane, keep the join token in a root-only file, start the agent) and
+// calls an algorithm through the node it registered.
+func TestCloudInitBoot(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.Start(ctx, server.Config{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger(t), AgentBinary: algosBin,
+		BootstrapAccount: "demo", DevPool: 1, PoolInterval: 200 * time.Millisecond,
+		HeartbeatInterval: 300 * time.Millisecond, LocalBoot: "cloud-init",
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: s, client: api.NewClient(s.URL, s.Key), cancel: cancel}
+	t.Cleanup(e.stop)
+	e.waitReady()
+	e.publishDir(e.client, "demo", "hello-python", "../../examples/algorithms/hello-python", api.PublishOptions{})
+	e.call("demo/hello-python", `"cloud"`).expect(t, 200, `"Hello cloud"`)
+	// The downloaded agent is this build, and the token file is private.
+	matches, _ := filepath.Glob(filepath.Join(s.DataDir, "local-cloud", "instances", "*", "algos-home", "agent.env"))
+	if len(matches) != 1 {
+		t.Fatalf("agent.env files: %v", matches)
+	}
+	if fi, err := os.Stat(matches[0]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("agent.env mode: %v %v", fi, err)
 	}
 }

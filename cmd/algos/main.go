@@ -13,6 +13,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// Set by the release build (-ldflags "-X main.version=… -X main.commit=…").
+var (
+	version = "dev"
+	commit  = ""
+)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := rootCmd().ExecuteContext(ctx)
@@ -29,6 +35,7 @@ func rootCmd() *cobra.Command {
 		Short:         "algos turns algorithms into scalable, versioned REST endpoints",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version + map[bool]string{true: "", false: " (" + commit + ")"}[commit == ""],
 	}
 	root.PersistentFlags().String("endpoint", "", "control plane URL (default $ALGOS_ENDPOINT or http://127.0.0.1:8080)")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")

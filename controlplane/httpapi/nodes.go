@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"runtime"
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/fleet"
@@ -21,6 +24,38 @@ func (h *Handler) node(f nodeFunc) http.HandlerFunc {
 			writeError(w, r, h.log, err)
 		}
 	}
+}
+
+// agentDownload serves the algos binary to VMs booting with the pool's user data. It is public,
+// as a release download would be: it holds no secret.
+func (h *Handler) agentDownload(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	goos, arch := q.Get("os"), q.Get("arch")
+	if goos == "" {
+		goos = "linux"
+	}
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	if h.cfg.AgentBinary == "" || goos != runtime.GOOS || arch != runtime.GOARCH {
+		writeError(w, r, h.log, &api.Error{Status: http.StatusNotFound, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeNotFound,
+			Message: fmt.Sprintf("this control plane serves the agent for %s/%s only; install algos on %s/%s nodes from a release", runtime.GOOS, runtime.GOARCH, goos, arch)}})
+		return
+	}
+	f, err := os.Open(h.cfg.AgentBinary)
+	if err != nil {
+		writeError(w, r, h.log, err)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		writeError(w, r, h.log, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="algos"`)
+	http.ServeContent(w, r, "algos", fi.ModTime(), f)
 }
 
 func (h *Handler) registerNode(w http.ResponseWriter, r *http.Request) {

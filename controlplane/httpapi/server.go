@@ -35,6 +35,9 @@ type Config struct {
 	Base context.Context
 	// Ready reports whether the control plane is ready to serve (for /readyz).
 	Ready func() error
+	// AgentBinary is the algos binary served to booting VMs at /v1/agent/download (this
+	// process's own executable: it runs on runtime.GOOS/GOARCH).
+	AgentBinary string
 }
 
 // Handler is the API's http.Handler.
@@ -136,6 +139,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("DELETE /v1/node-pools/{name}", h.admin(h.deletePool))
 	m.HandleFunc("GET /v1/nodes", h.admin(h.listNodes))
 
+	m.HandleFunc("GET /v1/agent/download", h.agentDownload)
 	m.HandleFunc("POST /v1/nodes/register", h.registerNode)
 	m.HandleFunc("POST /v1/nodes/{id}/heartbeat", h.node(h.heartbeat))
 	m.HandleFunc("GET /v1/nodes/{id}/versions/{vid...}", h.node(h.nodeVersion))

@@ -49,20 +49,25 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxBodyBytes bounds a call's input.
 	MaxBodyBytes int64
+	// LocalBoot is how instances of the local cloud boot: "exec" (default: run the agent binary
+	// directly) or "cloud-init" (the boot script of cloud VMs: download the agent from this
+	// control plane, then start it — the path a VM takes, on this machine).
+	LocalBoot string
 }
 
 // Server is a running control plane.
 type Server struct {
-	URL    string
-	Key    string // the bootstrap account's key, when one was asked for
-	Store  store.Store
-	Fleet  *fleet.Fleet
-	Pools  *pool.Reconciler
-	Keys   *auth.Keys
-	Reg    *registry.Registry
-	done   chan struct{}
-	errMu  sync.Mutex
-	runErr error
+	URL     string
+	DataDir string
+	Key     string // the bootstrap account's key, when one was asked for
+	Store   store.Store
+	Fleet   *fleet.Fleet
+	Pools   *pool.Reconciler
+	Keys    *auth.Keys
+	Reg     *registry.Registry
+	done    chan struct{}
+	errMu   sync.Mutex
+	runErr  error
 }
 
 // Wait blocks until the server has stopped (its context ended) and returns why it stopped.
@@ -136,19 +141,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	pools, err := pool.New(pool.Config{
 		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval,
 		Clouds:   map[string]clouds.Groups{"local": localCloud},
-		UserData: localUserData(agentBin, url),
+		UserData: localUserData(cfg.LocalBoot, agentBin, url),
 	})
 	if err != nil {
 		return fail(err)
 	}
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Logger: log,
-		MaxBodyBytes: cfg.MaxBodyBytes, Base: base})
+		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary})
 	if err != nil {
 		cancelBase()
 		return fail(err)
 	}
-	s := &Server{URL: url, Store: st, Fleet: fl, Pools: pools, Keys: keys, Reg: reg, done: make(chan struct{})}
+	s := &Server{URL: url, DataDir: cfg.DataDir, Store: st, Fleet: fl, Pools: pools, Keys: keys, Reg: reg, done: make(chan struct{})}
 	if cfg.BootstrapAccount != "" {
 		if s.Key, err = bootstrap(ctx, st, keys, cfg.DataDir, cfg.BootstrapAccount); err != nil {
 			cancelBase()
@@ -214,7 +219,10 @@ func advertised(a net.Addr) string {
 
 // localUserData renders the boot script of a local instance: it starts the agent with the join
 // token in its environment, as cloud-init would on a VM.
-func localUserData(agentBin, serverURL string) pool.UserDataFunc {
+func localUserData(boot, agentBin, serverURL string) pool.UserDataFunc {
+	if boot == "cloud-init" {
+		return pool.CloudInit(pool.CloudInitConfig{Server: serverURL, Cloud: "local", Listen: "127.0.0.1:0", Home: "./algos-home"})
+	}
 	return func(poolName, token string) (string, error) {
 		if agentBin == "" {
 			return "", errors.New("no agent binary configured for the local cloud")
