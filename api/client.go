@@ -386,3 +386,10 @@ func (c *Client) ResolveVersion(ctx context.Context, owner, name, spec string) (
 	err := c.doJSON(ctx, http.MethodGet, "/v1/algorithms/"+url.PathEscape(owner)+"/"+url.PathEscape(name)+"/versions/"+url.PathEscape(spec), nil, nil, &out)
 	return out, err
 }
+
+// PoolEvents returns a pool's recent events, oldest first.
+func (c *Client) PoolEvents(ctx context.Context, name string) ([]PoolEvent, error) {
+	var out []PoolEvent
+	err := c.doJSON(ctx, http.MethodGet, "/v1/node-pools/"+url.PathEscape(name)+"/events", nil, nil, &out)
+	return out, err
+}

@@ -130,18 +130,20 @@ type CreateKey struct {
 
 // PoolSpec is the desired state of a node pool.
 type PoolSpec struct {
-	Cloud        string            `json:"cloud"`
-	Region       string            `json:"region,omitempty"`
-	Zones        []string          `json:"zones,omitempty"`
-	InstanceType string            `json:"instance_type,omitempty"`
-	Image        string            `json:"image,omitempty"`
-	Spot         bool              `json:"spot,omitempty"`
-	GPUType      string            `json:"gpu_type,omitempty"`  // e.g. "NVIDIA H100"; "" for CPU pools
-	GPUCount     int               `json:"gpu_count,omitempty"` // GPUs per node
-	MinSize      int               `json:"min_size"`
-	MaxSize      int               `json:"max_size"`
-	DesiredSize  int               `json:"desired_size"`
-	Labels       map[string]string `json:"labels,omitempty"`
+	Cloud        string   `json:"cloud"`
+	Region       string   `json:"region,omitempty"`
+	Zones        []string `json:"zones,omitempty"`
+	InstanceType string   `json:"instance_type,omitempty"`
+	Image        string   `json:"image,omitempty"`
+	Spot         bool     `json:"spot,omitempty"`
+	GPUType      string   `json:"gpu_type,omitempty"`  // e.g. "NVIDIA H100"; "" for CPU pools
+	GPUCount     int      `json:"gpu_count,omitempty"` // GPUs per node
+	// FallbackInstanceTypes are tried in order when the cloud has no capacity for InstanceType.
+	FallbackInstanceTypes []string          `json:"fallback_instance_types,omitempty"`
+	MinSize               int               `json:"min_size"`
+	MaxSize               int               `json:"max_size"`
+	DesiredSize           int               `json:"desired_size"`
+	Labels                map[string]string `json:"labels,omitempty"`
 }
 
 // Pool is a node pool with its observed state.
@@ -152,6 +154,16 @@ type Pool struct {
 	NodeIDs   []string  `json:"node_ids"` // of those nodes
 	Status    string    `json:"status"`   // a line on the last reconcile
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// PoolEvent is something that happened to a pool: GET /v1/node-pools/{name}/events.
+type PoolEvent struct {
+	Type    string    `json:"type"` // Normal or Warning
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	Count   int       `json:"count"`
+	FirstAt time.Time `json:"first_at"`
+	LastAt  time.Time `json:"last_at"`
 }
 
 // CreatePool is the body of POST /v1/node-pools.

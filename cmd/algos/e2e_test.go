@@ -469,6 +469,31 @@ func TestPoolLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "pool extra to shrink to 1 node", func() bool { return size() == 1 })
+	evs, err := e.client.PoolEvents(ctx, "extra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]bool{}
+	for _, ev := range evs {
+		reasons[ev.Reason] = true
+	}
+	if !reasons["GroupCreated"] || !reasons["Resized"] {
+		t.Fatalf("pool events %+v: want GroupCreated and Resized", evs)
+	}
+	// The local cloud has no spot capacity: the pool says so in its status and events.
+	if _, err := e.client.CreatePool(ctx, api.CreatePool{Name: "spotty", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local", Spot: true, DesiredSize: 1, MaxSize: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := e.client.GetPool(ctx, "spotty")
+	if err != nil || !strings.Contains(sp.Status, "no capacity") {
+		t.Fatalf("spot pool status: %+v %v", sp, err)
+	}
+	if evs, err := e.client.PoolEvents(ctx, "spotty"); err != nil || len(evs) == 0 || evs[len(evs)-1].Reason != "CapacityUnavailable" {
+		t.Fatalf("spot pool events: %+v %v", evs, err)
+	}
+	if err := e.client.DeletePool(ctx, "spotty"); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.client.DeletePool(ctx, "extra"); err != nil {
 		t.Fatal(err)
 	}

@@ -216,6 +216,15 @@ func (h *Handler) getPool(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	return nil
 }
 
+func (h *Handler) poolEvents(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	out, err := h.cfg.Pools.Events(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (h *Handler) updatePool(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var in api.PoolSpec
 	if err := decode(r, &in); err != nil {

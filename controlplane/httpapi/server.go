@@ -135,6 +135,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /v1/node-pools", h.admin(h.createPool))
 	m.HandleFunc("GET /v1/node-pools", h.admin(h.listPools))
 	m.HandleFunc("GET /v1/node-pools/{name}", h.admin(h.getPool))
+	m.HandleFunc("GET /v1/node-pools/{name}/events", h.admin(h.poolEvents))
 	m.HandleFunc("PATCH /v1/node-pools/{name}", h.admin(h.updatePool))
 	m.HandleFunc("DELETE /v1/node-pools/{name}", h.admin(h.deletePool))
 	m.HandleFunc("GET /v1/nodes", h.admin(h.listNodes))

@@ -53,6 +53,23 @@ type Reconciler struct {
 	mu     sync.Mutex
 	status map[string]string
 	opMu   sync.Mutex // one reconcile at a time
+	events eventLog
+}
+
+// Events returns a pool's recent events, oldest first (kept in memory: a restart forgets them).
+func (r *Reconciler) Events(ctx context.Context, name string) ([]api.PoolEvent, error) {
+	if _, err := r.cfg.Store.GetPool(ctx, name); err != nil {
+		return nil, fmt.Errorf("node pool %s: %w", name, err)
+	}
+	return r.events.list(name), nil
+}
+
+func (r *Reconciler) event(pool, typ, reason, format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	r.events.add(pool, typ, reason, msg, r.cfg.Now().UTC())
+	if typ == "Warning" {
+		r.log.Warn(msg, "pool", pool, "reason", reason)
+	}
 }
 
 // New returns a Reconciler.
@@ -166,6 +183,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 		r.mu.Lock()
 		delete(r.status, p.Name)
 		r.mu.Unlock()
+		r.events.forget(p.Name)
 		r.log.Info("pool deleted", "pool", p.Name)
 		return nil
 	}
@@ -190,11 +208,11 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 		for k, v := range spec.Labels {
 			tags[k] = v
 		}
-		if _, err := g.CreateGroup(ctx, clouds.GroupSpec{Name: name, Zones: spec.Zones, Min: spec.MinSize, Max: spec.MaxSize, Desired: spec.DesiredSize,
-			Template: clouds.InstanceSpec{Name: name, Image: spec.Image, InstanceType: spec.InstanceType, Spot: spec.Spot, Tags: tags, UserData: ud}}); err != nil {
-			return fmt.Errorf("create group: %w", err)
+		base := clouds.GroupSpec{Name: name, Min: spec.MinSize, Max: spec.MaxSize, Desired: spec.DesiredSize,
+			Template: clouds.InstanceSpec{Name: name, Image: spec.Image, Spot: spec.Spot, Tags: tags, UserData: ud}}
+		if err := r.createWithFallback(ctx, g, p.Name, base, spec); err != nil {
+			return err
 		}
-		r.log.Info("group created", "pool", p.Name, "cloud", p.Cloud, "desired", spec.DesiredSize)
 		r.setStatus(p.Name, fmt.Sprintf("group created, launching %d node(s)", spec.DesiredSize))
 		return nil
 	case err != nil:
@@ -202,8 +220,12 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 	}
 	if grp.Desired != spec.DesiredSize {
 		if err := g.ResizeGroup(ctx, name, spec.DesiredSize); err != nil {
+			if errors.Is(err, clouds.ErrCapacity) {
+				r.event(p.Name, "Warning", "CapacityUnavailable", "resizing to %d: %v", spec.DesiredSize, err)
+			}
 			return fmt.Errorf("resize group to %d: %w", spec.DesiredSize, err)
 		}
+		r.event(p.Name, "Normal", "Resized", "desired size %d → %d", grp.Desired, spec.DesiredSize)
 	}
 	members, err := g.ListMembers(ctx, name)
 	if err != nil {
@@ -227,12 +249,12 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 		case n != nil && r.cfg.Fleet.Ready(n):
 			ready++
 		case n == nil && now.Sub(m.LaunchedAt) > r.cfg.BootTimeout:
-			r.log.Warn("instance never registered; replacing it", "pool", p.Name, "instance_id", m.ID)
+			r.event(p.Name, "Warning", "BootTimeout", "instance %s did not register within %s; replacing it (see its console log)", m.ID, r.cfg.BootTimeout)
 			if err := g.RemoveMember(ctx, name, m.ID, false); err != nil {
 				return err
 			}
 		case n != nil && !n.LastSeen().IsZero() && now.Sub(n.LastSeen()) > r.cfg.BootTimeout:
-			r.log.Warn("node stopped heartbeating; replacing it", "pool", p.Name, "node_id", n.ID, "instance_id", m.ID)
+			r.event(p.Name, "Warning", "NodeLost", "node %s (instance %s) stopped heartbeating %s ago; replacing it", n.ID, m.ID, now.Sub(n.LastSeen()).Round(time.Second))
 			if err := g.RemoveMember(ctx, name, m.ID, false); err != nil {
 				return err
 			}
@@ -243,6 +265,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 			if err := r.cfg.Fleet.Remove(ctx, n.ID); err != nil {
 				return err
 			}
+			r.event(p.Name, "Normal", "NodeRemoved", "node %s removed: its instance %s is gone", n.ID, inst)
 		}
 	}
 	r.setStatus(p.Name, fmt.Sprintf("%d of %d node(s) ready", ready, spec.DesiredSize))
@@ -461,4 +484,61 @@ func (r *Reconciler) checkCapacity(ctx context.Context, s api.PoolSpec) error {
 		return fmt.Errorf("%w: instance type %s of cloud %s does not carry %d × %q GPUs", ErrInvalid, s.InstanceType, s.Cloud, s.GPUCount, s.GPUType)
 	}
 	return fmt.Errorf("%w: cloud %s has no instance type %q (it has: %s)", ErrInvalid, s.Cloud, s.InstanceType, strings.Join(names, ", "))
+}
+
+// createWithFallback creates the pool's group, falling back on capacity errors: first without
+// the zone that has no capacity, then with the next instance type of the spec. Each fallback is
+// an event; the group's own provider may still rebalance across the zones it was given.
+func (r *Reconciler) createWithFallback(ctx context.Context, g clouds.Groups, pool string, base clouds.GroupSpec, spec api.PoolSpec) error {
+	types := append([]string{spec.InstanceType}, spec.FallbackInstanceTypes...)
+	var last error
+	for _, it := range types {
+		zones := append([]string(nil), spec.Zones...)
+		for {
+			gs := base
+			gs.Template.InstanceType, gs.Zones = it, zones
+			_, err := g.CreateGroup(ctx, gs)
+			if err == nil {
+				r.event(pool, "Normal", "GroupCreated", "group %s created: %d × %s in zones %v", gs.Name, gs.Desired, orDefault(it), zonesOrAny(zones))
+				return nil
+			}
+			var ce *clouds.CapacityError
+			if !errors.As(err, &ce) {
+				return fmt.Errorf("create group: %w", err)
+			}
+			last = err
+			next := without(zones, ce.Zone)
+			if ce.Zone == "" || len(next) == len(zones) || len(next) == 0 {
+				r.event(pool, "Warning", "CapacityUnavailable", "no capacity for %s in zones %v: %v", orDefault(it), zonesOrAny(zones), err)
+				break
+			}
+			r.event(pool, "Warning", "ZoneFallback", "no capacity for %s in zone %s; trying zones %v", orDefault(it), ce.Zone, next)
+			zones = next
+		}
+	}
+	return fmt.Errorf("create group: no capacity for any allowed instance type and zone: %w", last)
+}
+
+func without(zs []string, z string) []string {
+	out := make([]string, 0, len(zs))
+	for _, x := range zs {
+		if x != z {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func orDefault(it string) string {
+	if it == "" {
+		return "the default instance type"
+	}
+	return it
+}
+
+func zonesOrAny(zs []string) any {
+	if len(zs) == 0 {
+		return "any"
+	}
+	return zs
 }
