@@ -393,3 +393,36 @@ func (c *Client) PoolEvents(ctx context.Context, name string) ([]PoolEvent, erro
 	err := c.doJSON(ctx, http.MethodGet, "/v1/node-pools/"+url.PathEscape(name)+"/events", nil, nil, &out)
 	return out, err
 }
+
+// CreateCloudAccount stores a cloud account; its credentials are sealed and never returned.
+func (c *Client) CreateCloudAccount(ctx context.Context, in CreateCloudAccount) (CloudAccount, error) {
+	var out CloudAccount
+	err := c.doJSON(ctx, http.MethodPost, "/v1/cloud-accounts", nil, in, &out)
+	return out, err
+}
+
+// GetCloudAccount reads a cloud account (without credentials).
+func (c *Client) GetCloudAccount(ctx context.Context, name string) (CloudAccount, error) {
+	var out CloudAccount
+	err := c.doJSON(ctx, http.MethodGet, "/v1/cloud-accounts/"+url.PathEscape(name), nil, nil, &out)
+	return out, err
+}
+
+// ListCloudAccounts lists cloud accounts (without credentials).
+func (c *Client) ListCloudAccounts(ctx context.Context) ([]CloudAccount, error) {
+	var out []CloudAccount
+	err := c.doJSON(ctx, http.MethodGet, "/v1/cloud-accounts", nil, nil, &out)
+	return out, err
+}
+
+// UpdateCloudAccount replaces a cloud account's settings and credentials.
+func (c *Client) UpdateCloudAccount(ctx context.Context, name string, in CreateCloudAccount) (CloudAccount, error) {
+	var out CloudAccount
+	err := c.doJSON(ctx, http.MethodPatch, "/v1/cloud-accounts/"+url.PathEscape(name), nil, in, &out)
+	return out, err
+}
+
+// DeleteCloudAccount deletes a cloud account no pool uses (idempotent).
+func (c *Client) DeleteCloudAccount(ctx context.Context, name string) error {
+	return c.doJSON(ctx, http.MethodDelete, "/v1/cloud-accounts/"+url.PathEscape(name), nil, nil, nil)
+}

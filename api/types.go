@@ -3,7 +3,10 @@
 // else of algos.
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Runtimes an algorithm can use.
 const (
@@ -138,6 +141,9 @@ type PoolSpec struct {
 	Spot         bool     `json:"spot,omitempty"`
 	GPUType      string   `json:"gpu_type,omitempty"`  // e.g. "NVIDIA H100"; "" for CPU pools
 	GPUCount     int      `json:"gpu_count,omitempty"` // GPUs per node
+	// Account is the cloud account (POST /v1/cloud-accounts) the pool provisions in; the local
+	// cloud needs none.
+	Account string `json:"account,omitempty"`
 	// FallbackInstanceTypes are tried in order when the cloud has no capacity for InstanceType.
 	FallbackInstanceTypes []string          `json:"fallback_instance_types,omitempty"`
 	MinSize               int               `json:"min_size"`
@@ -284,4 +290,24 @@ type InstanceTypeFilter struct {
 	GPUModel     string // substring, case-insensitive: "H100"
 	MinGPUs      int
 	MinMemoryMiB int
+}
+
+// CloudAccount is a cloud account node pools provision in. Its credentials are write-only: the
+// API never returns them.
+type CloudAccount struct {
+	Name      string          `json:"name"`
+	Cloud     string          `json:"cloud"`
+	Settings  json.RawMessage `json:"settings,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// CreateCloudAccount is the body of POST /v1/cloud-accounts (and, without name and cloud, of
+// PATCH /v1/cloud-accounts/{name}). Settings and Credentials are the cloud's own (see
+// docs/clouds.md); empty credentials mean the cloud's default chain on the control plane's host.
+type CreateCloudAccount struct {
+	Name        string          `json:"name,omitempty"`
+	Cloud       string          `json:"cloud,omitempty"`
+	Settings    json.RawMessage `json:"settings,omitempty"`
+	Credentials json.RawMessage `json:"credentials,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/cloudacct"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/invoke"
 	"github.com/algos-dev/algos/controlplane/pool"
@@ -27,6 +28,7 @@ type Config struct {
 	Fleet    *fleet.Fleet
 	Invoke   *invoke.Service
 	Pools    *pool.Reconciler
+	Accounts *cloudacct.Service
 	Router   *router.Router
 	Logger   *slog.Logger
 	// MaxBodyBytes bounds a call's input (default 10 MiB, Algorithmia's limit).
@@ -49,8 +51,8 @@ type Handler struct {
 
 // New returns the API handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Registry == nil || cfg.Keys == nil || cfg.Fleet == nil || cfg.Invoke == nil || cfg.Pools == nil || cfg.Router == nil {
-		return nil, errors.New("httpapi: Registry, Keys, Fleet, Invoke, Pools and Router are required")
+	if cfg.Registry == nil || cfg.Keys == nil || cfg.Fleet == nil || cfg.Invoke == nil || cfg.Pools == nil || cfg.Router == nil || cfg.Accounts == nil {
+		return nil, errors.New("httpapi: Registry, Keys, Fleet, Invoke, Pools, Router and Accounts are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -139,6 +141,11 @@ func (h *Handler) routes() {
 	m.HandleFunc("PATCH /v1/node-pools/{name}", h.admin(h.updatePool))
 	m.HandleFunc("DELETE /v1/node-pools/{name}", h.admin(h.deletePool))
 	m.HandleFunc("GET /v1/nodes", h.admin(h.listNodes))
+	m.HandleFunc("POST /v1/cloud-accounts", h.admin(h.createCloudAccount))
+	m.HandleFunc("GET /v1/cloud-accounts", h.admin(h.listCloudAccounts))
+	m.HandleFunc("GET /v1/cloud-accounts/{name}", h.admin(h.getCloudAccount))
+	m.HandleFunc("PATCH /v1/cloud-accounts/{name}", h.admin(h.updateCloudAccount))
+	m.HandleFunc("DELETE /v1/cloud-accounts/{name}", h.admin(h.deleteCloudAccount))
 
 	m.HandleFunc("GET /v1/agent/download", h.agentDownload)
 	m.HandleFunc("POST /v1/nodes/register", h.registerNode)

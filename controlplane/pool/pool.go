@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/clouds"
+	"github.com/algos-dev/algos/controlplane/cloudacct"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/store"
@@ -33,7 +35,8 @@ type UserDataFunc func(pool string, joinToken string) (string, error)
 type Config struct {
 	Store    store.Store
 	Fleet    *fleet.Fleet
-	Clouds   map[string]clouds.Groups // by cloud name: "local", "aws", …
+	Clouds   map[string]clouds.Groups // clouds that need no account, by name: "local"
+	Accounts *cloudacct.Service       // cloud accounts (aws, gcp, azure, openstack); may be nil
 	UserData UserDataFunc
 	Logger   *slog.Logger
 	// Interval between reconciles of every pool (default 5s); a change triggers one at once.
@@ -138,7 +141,25 @@ func (r *Reconciler) setStatus(pool, s string) {
 	r.mu.Unlock()
 }
 
-func (r *Reconciler) groups(cloud string) (clouds.Groups, error) {
+// driver returns the driver a pool of cloud provisions with: the cloud account's when one is
+// named (its cloud must match), else the account-less cloud's (local).
+func (r *Reconciler) driver(ctx context.Context, cloud, account string) (clouds.Groups, error) {
+	if account != "" {
+		if r.cfg.Accounts == nil {
+			return nil, fmt.Errorf("%w: this control plane has no cloud accounts", ErrInvalid)
+		}
+		g, c, err := r.cfg.Accounts.Groups(ctx, account)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: cloud account %q does not exist: create it with POST /v1/cloud-accounts", ErrInvalid, account)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c != cloud {
+			return nil, fmt.Errorf("%w: cloud account %s is a %s account, not %s", ErrInvalid, account, c, cloud)
+		}
+		return g, nil
+	}
 	g := r.cfg.Clouds[cloud]
 	if g == nil {
 		names := make([]string, 0, len(r.cfg.Clouds))
@@ -146,7 +167,11 @@ func (r *Reconciler) groups(cloud string) (clouds.Groups, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, fmt.Errorf("%w: cloud %q is not configured on this control plane (configured: %s)", ErrInvalid, cloud, strings.Join(names, ", "))
+		hint := ""
+		if r.cfg.Accounts != nil && slices.Contains(r.cfg.Accounts.Clouds(), cloud) {
+			hint = ": name a cloud account of that cloud in the pool's \"account\""
+		}
+		return nil, fmt.Errorf("%w: cloud %q needs a cloud account (clouds usable without one: %s)%s", ErrInvalid, cloud, strings.Join(names, ", "), hint)
 	}
 	return g, nil
 }
@@ -161,7 +186,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 	if err := json.Unmarshal(p.Spec, &spec); err != nil {
 		return fmt.Errorf("pool spec: %w", err)
 	}
-	g, err := r.groups(p.Cloud)
+	g, err := r.driver(ctx, p.Cloud, spec.Account)
 	if err != nil {
 		return err
 	}
@@ -293,10 +318,11 @@ func (r *Reconciler) Create(ctx context.Context, in api.CreatePool) (api.Pool, e
 	if err := validate(in.Name, &in.Spec); err != nil {
 		return api.Pool{}, err
 	}
-	if _, err := r.groups(in.Spec.Cloud); err != nil {
+	g, err := r.driver(ctx, in.Spec.Cloud, in.Spec.Account)
+	if err != nil {
 		return api.Pool{}, err
 	}
-	if err := r.checkCapacity(ctx, in.Spec); err != nil {
+	if err := checkCapacity(ctx, g, in.Spec); err != nil {
 		return api.Pool{}, err
 	}
 	spec, _ := json.Marshal(in.Spec)
@@ -329,7 +355,14 @@ func (r *Reconciler) Update(ctx context.Context, name string, spec api.PoolSpec)
 	if err := validate(name, &spec); err != nil {
 		return api.Pool{}, err
 	}
-	if err := r.checkCapacity(ctx, spec); err != nil {
+	if spec.Account != specAccount(p) {
+		return api.Pool{}, fmt.Errorf("%w: a pool's cloud account cannot change: create a new pool", ErrInvalid)
+	}
+	g, err := r.driver(ctx, spec.Cloud, spec.Account)
+	if err != nil {
+		return api.Pool{}, err
+	}
+	if err := checkCapacity(ctx, g, spec); err != nil {
 		return api.Pool{}, err
 	}
 	p.Spec, _ = json.Marshal(spec)
@@ -399,38 +432,68 @@ func (r *Reconciler) toAPI(p store.Pool) api.Pool {
 	return out
 }
 
-// InstanceTypes lists the instance types of the configured clouds that offer them, filtered.
+// InstanceTypes lists the instance types of the clouds this control plane can provision in
+// (account-less clouds, and each cloud account), filtered.
 func (r *Reconciler) InstanceTypes(ctx context.Context, f api.InstanceTypeFilter) ([]api.InstanceType, error) {
-	if f.Cloud != "" {
-		if _, err := r.groups(f.Cloud); err != nil {
+	type source struct {
+		cloud string
+		g     clouds.Groups
+	}
+	var srcs []source
+	for cloud, g := range r.cfg.Clouds {
+		srcs = append(srcs, source{cloud, g})
+	}
+	if r.cfg.Accounts != nil {
+		accts, err := r.cfg.Accounts.List(ctx)
+		if err != nil {
 			return nil, err
 		}
+		seen := map[string]bool{}
+		for _, a := range accts {
+			if seen[a.Cloud] || (f.Cloud != "" && a.Cloud != f.Cloud) {
+				continue // one account per cloud answers for its catalog
+			}
+			g, _, err := r.cfg.Accounts.Groups(ctx, a.Name)
+			if err != nil {
+				r.log.Warn("cloud account unusable", "account", a.Name, "err", err)
+				continue
+			}
+			seen[a.Cloud] = true
+			srcs = append(srcs, source{a.Cloud, g})
+		}
 	}
-	names := make([]string, 0, len(r.cfg.Clouds))
-	for n := range r.cfg.Clouds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	sort.Slice(srcs, func(i, j int) bool { return srcs[i].cloud < srcs[j].cloud })
+	known := false
 	out := []api.InstanceType{}
-	for _, cloud := range names {
-		if f.Cloud != "" && cloud != f.Cloud {
+	for _, src := range srcs {
+		if f.Cloud != "" && src.cloud != f.Cloud {
 			continue
 		}
-		it, ok := r.cfg.Clouds[cloud].(clouds.InstanceTypes)
+		known = true
+		it, ok := src.g.(clouds.InstanceTypes)
 		if !ok {
 			continue
 		}
 		types, err := it.InstanceTypes(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("instance types of %s: %w", cloud, err)
+			return nil, fmt.Errorf("instance types of %s: %w", src.cloud, err)
 		}
 		for _, t := range types {
-			if a, ok := matchType(cloud, t, f); ok {
+			if a, ok := matchType(src.cloud, t, f); ok {
 				out = append(out, a)
 			}
 		}
 	}
+	if f.Cloud != "" && !known {
+		return nil, fmt.Errorf("%w: cloud %q is not usable here: neither built in without an account nor with a cloud account", ErrInvalid, f.Cloud)
+	}
 	return out, nil
+}
+
+func specAccount(p store.Pool) string {
+	var spec api.PoolSpec
+	_ = json.Unmarshal(p.Spec, &spec)
+	return spec.Account
 }
 
 func matchType(cloud string, t clouds.InstanceType, f api.InstanceTypeFilter) (api.InstanceType, bool) {
@@ -455,8 +518,8 @@ func matchType(cloud string, t clouds.InstanceType, f api.InstanceTypeFilter) (a
 
 // checkCapacity checks a pool spec against its cloud's instance types, when the cloud lists
 // them: the instance type must exist and carry the GPUs the spec asks for.
-func (r *Reconciler) checkCapacity(ctx context.Context, s api.PoolSpec) error {
-	it, ok := r.cfg.Clouds[s.Cloud].(clouds.InstanceTypes)
+func checkCapacity(ctx context.Context, g clouds.Groups, s api.PoolSpec) error {
+	it, ok := g.(clouds.InstanceTypes)
 	if !ok || s.InstanceType == "" {
 		if s.GPUCount > 0 && s.InstanceType == "" {
 			return fmt.Errorf("%w: a GPU pool needs an instance_type that carries its GPUs", ErrInvalid)

@@ -22,12 +22,14 @@ import (
 	"github.com/algos-dev/algos/clouds"
 	"github.com/algos-dev/algos/clouds/local"
 	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/cloudacct"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/httpapi"
 	"github.com/algos-dev/algos/controlplane/invoke"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
+	"github.com/algos-dev/algos/controlplane/secrets"
 	"github.com/algos-dev/algos/controlplane/store"
 	"github.com/algos-dev/algos/controlplane/store/sqlite"
 )
@@ -49,6 +51,11 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxBodyBytes bounds a call's input.
 	MaxBodyBytes int64
+	// CloudFactories are the clouds that need an account (aws, gcp, azure, openstack), by name.
+	CloudFactories map[string]cloudacct.Factory
+	// SecretKeyFile holds the key that seals cloud credentials when $ALGOS_SECRET_KEY is unset
+	// (default DataDir/secret.key, created at first start).
+	SecretKeyFile string
 	// LocalBoot is how instances of the local cloud boot: "exec" (default: run the agent binary
 	// directly) or "cloud-init" (the boot script of cloud VMs: download the agent from this
 	// control plane, then start it — the path a VM takes, on this machine).
@@ -137,9 +144,25 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(fmt.Errorf("local cloud: %w", err))
 	}
 	cleanup = append(cleanup, func() { _ = localCloud.Close(context.Background()) })
+	keyFile := cfg.SecretKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, "secret.key")
+	}
+	secretKey, err := secrets.LoadKey(keyFile, true)
+	if err != nil {
+		return fail(err)
+	}
+	box, err := secrets.New(secretKey)
+	if err != nil {
+		return fail(err)
+	}
+	accounts, err := cloudacct.New(cloudacct.Config{Store: st, Box: box, Factories: cfg.CloudFactories, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
 	agentBin := cfg.AgentBinary
 	pools, err := pool.New(pool.Config{
-		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval,
+		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts,
 		Clouds:   map[string]clouds.Groups{"local": localCloud},
 		UserData: localUserData(cfg.LocalBoot, agentBin, url),
 	})
@@ -147,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Logger: log,
+	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Logger: log,
 		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary})
 	if err != nil {
 		cancelBase()

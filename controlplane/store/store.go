@@ -19,6 +19,7 @@ type Store interface {
 	Pools
 	Nodes
 	Requests
+	CloudAccounts
 	// Close releases the store's resources. Calls after Close fail.
 	Close() error
 }
@@ -106,6 +107,32 @@ type Requests interface {
 	// ListPendingRequests returns requests not yet completed, oldest first (resumed after a
 	// restart).
 	ListPendingRequests(ctx context.Context) ([]Request, error)
+}
+
+// CloudAccounts are the credentials and settings of cloud accounts that node pools provision
+// in. Credentials arrive here already encrypted (the store never sees them in clear).
+type CloudAccounts interface {
+	// CreateCloudAccount fails with ErrConflict when the name is taken.
+	CreateCloudAccount(ctx context.Context, a CloudAccount) error
+	// GetCloudAccount fails with ErrNotFound.
+	GetCloudAccount(ctx context.Context, name string) (CloudAccount, error)
+	// ListCloudAccounts returns every cloud account ordered by name.
+	ListCloudAccounts(ctx context.Context) ([]CloudAccount, error)
+	// UpdateCloudAccount replaces Settings, Credentials and UpdatedAt; ErrNotFound.
+	UpdateCloudAccount(ctx context.Context, a CloudAccount) error
+	// DeleteCloudAccount is idempotent.
+	DeleteCloudAccount(ctx context.Context, name string) error
+}
+
+// CloudAccount is a cloud account: which cloud, its non-secret settings (region, project, …) as
+// JSON, and its credentials sealed by the control plane's secret key.
+type CloudAccount struct {
+	Name        string
+	Cloud       string
+	Settings    []byte
+	Credentials []byte // ciphertext
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Account is a user or organization.

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Pools", poolTests()},
 		{"Nodes", nodeTests()},
 		{"Requests", requestTests()},
+		{"CloudAccounts", cloudAccountTests()},
 		{"Values", valueTests()},
 		{"Concurrency", concurrencyTests()},
 		{"Close", closeTests()},
