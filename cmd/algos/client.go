@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -382,8 +383,10 @@ func poolCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	var cloud, itype string
-	var size, maxSize int
+	var cloud, itype, account, gpuType string
+	var size, maxSize, gpuCount int
+	var zones, fallbacks []string
+	var spot bool
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a node pool",
@@ -393,7 +396,9 @@ func poolCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := c.CreatePool(cmd.Context(), api.CreatePool{Name: args[0], Spec: api.PoolSpec{Cloud: cloud, InstanceType: itype, MinSize: size, DesiredSize: size, MaxSize: max(size, maxSize)}})
+			p, err := c.CreatePool(cmd.Context(), api.CreatePool{Name: args[0], Spec: api.PoolSpec{
+				Cloud: cloud, Account: account, InstanceType: itype, FallbackInstanceTypes: fallbacks, Zones: zones, Spot: spot,
+				GPUType: gpuType, GPUCount: gpuCount, MinSize: size, DesiredSize: size, MaxSize: max(size, maxSize)}})
 			if err != nil {
 				return err
 			}
@@ -404,6 +409,12 @@ func poolCmd() *cobra.Command {
 	create.Flags().StringVar(&itype, "instance-type", "local", "instance type")
 	create.Flags().IntVar(&size, "size", 1, "nodes")
 	create.Flags().IntVar(&maxSize, "max-size", 0, "most nodes (default: size)")
+	create.Flags().StringVar(&account, "account", "", "cloud account (see algos cloud-account); the local cloud needs none")
+	create.Flags().StringSliceVar(&zones, "zone", nil, "allowed zones in order of preference (repeatable)")
+	create.Flags().StringSliceVar(&fallbacks, "fallback-instance-type", nil, "instance types to try when the cloud has no capacity (repeatable)")
+	create.Flags().BoolVar(&spot, "spot", false, "spot/preemptible instances")
+	create.Flags().StringVar(&gpuType, "gpu-type", "", "GPU model the instance type carries, e.g. H100")
+	create.Flags().IntVar(&gpuCount, "gpu-count", 0, "GPUs per node")
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a node pool and its nodes",
@@ -416,7 +427,89 @@ func poolCmd() *cobra.Command {
 			return c.DeletePool(cmd.Context(), args[0])
 		},
 	}
-	cmd.AddCommand(list, create, del)
+	events := &cobra.Command{
+		Use:   "events NAME",
+		Short: "Show a node pool's recent events (launches, capacity fallbacks, replacements)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			evs, err := c.PoolEvents(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "LAST SEEN\tTYPE\tREASON\tCOUNT\tMESSAGE")
+			for _, e := range evs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", e.LastAt.Local().Format(time.TimeOnly), e.Type, e.Reason, e.Count, e.Message)
+			}
+			return tw.Flush()
+		},
+	}
+	nodes := &cobra.Command{
+		Use:   "nodes",
+		Short: "List nodes with their readiness and workers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			ns, err := c.ListNodes(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPOOL\tINSTANCE\tREADY\tCPU\tMEMORY\tGPUS\tWORKERS")
+			for _, n := range ns {
+				w := 0
+				for _, s := range n.Workers {
+					w += s.Workers
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%g\t%d MiB\t%d\t%d\n", n.ID, n.Pool, n.InstanceID, n.Ready, n.Capacity.CPU, n.Capacity.MemoryMiB, n.Capacity.GPUs, w)
+			}
+			return tw.Flush()
+		},
+	}
+	var tcloud, tregion, tgpu string
+	var tgpus, tmem int
+	types := &cobra.Command{
+		Use:   "instance-types",
+		Short: "List the instance types the clouds offer (filter by cloud, region, GPU model and count, memory)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			its, err := c.InstanceTypes(cmd.Context(), api.InstanceTypeFilter{Cloud: tcloud, Region: tregion, GPUModel: tgpu, MinGPUs: tgpus, MinMemoryMiB: tmem})
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CLOUD\tNAME\tVCPU\tMEMORY\tGPUS\tUSD/H\tZONES")
+			for _, t := range its {
+				g := "-"
+				for _, x := range t.GPUs {
+					g = fmt.Sprintf("%d × %s (%d MiB)", x.Count, x.Model, x.MemoryMiB)
+				}
+				var zones []string
+				for _, o := range t.Offerings {
+					if o.Available && !slices.Contains(zones, o.Zone) {
+						zones = append(zones, o.Zone)
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d MiB\t%s\t%.2f\t%s\n", t.Cloud, t.Name, t.VCPU, t.MemoryMiB, g, t.PricePerHour, strings.Join(zones, ","))
+			}
+			return tw.Flush()
+		},
+	}
+	types.Flags().StringVar(&tcloud, "cloud", "", "cloud")
+	types.Flags().StringVar(&tregion, "region", "", "region (zones with this prefix)")
+	types.Flags().StringVar(&tgpu, "gpu", "", "GPU model, e.g. H100")
+	types.Flags().IntVar(&tgpus, "min-gpus", 0, "at least this many GPUs")
+	types.Flags().IntVar(&tmem, "min-memory-mib", 0, "at least this much memory")
+	cmd.AddCommand(list, create, del, events, nodes, types)
 	return cmd
 }
 
@@ -433,5 +526,72 @@ func runnerCmd() *cobra.Command {
 	}
 	ex.Flags().StringVar(&output, "output", "auto", "result type: auto, json, text or binary")
 	cmd.AddCommand(ex)
+	return cmd
+}
+
+func cloudAccountCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "cloud-account", Short: "Manage cloud accounts (their credentials are write-only)"}
+	var cloud, settingsFile, credsFile string
+	create := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Store a cloud account; settings and credentials are JSON files (see docs/clouds.md)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			in := api.CreateCloudAccount{Name: args[0], Cloud: cloud}
+			for _, f := range []struct {
+				path string
+				dst  *json.RawMessage
+			}{{settingsFile, &in.Settings}, {credsFile, &in.Credentials}} {
+				if f.path == "" {
+					continue
+				}
+				b, err := os.ReadFile(f.path)
+				if err != nil {
+					return err
+				}
+				*f.dst = b
+			}
+			a, err := c.CreateCloudAccount(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			return printJSON(a)
+		},
+	}
+	create.Flags().StringVar(&cloud, "cloud", "", "aws, gcp, azure or openstack")
+	create.Flags().StringVar(&settingsFile, "settings-file", "", "JSON file of the account's settings (region, project, …)")
+	create.Flags().StringVar(&credsFile, "credentials-file", "", "JSON file of its credentials (omit to use the cloud's default chain on the control plane)")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List cloud accounts",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			as, err := c.ListCloudAccounts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printJSON(as)
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a cloud account no pool uses",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			return c.DeleteCloudAccount(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(create, list, del)
 	return cmd
 }

@@ -160,6 +160,9 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, p *auth.Princip
 func (h *Handler) instanceTypes(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	q := r.URL.Query()
 	f := api.InstanceTypeFilter{Cloud: q.Get("cloud"), Region: q.Get("region"), GPUModel: q.Get("gpu_model")}
+	if f.GPUModel == "" {
+		f.GPUModel = q.Get("gpu") // ?gpu=h100
+	}
 	for name, dst := range map[string]*int{"min_gpus": &f.MinGPUs, "min_memory_mib": &f.MinMemoryMiB} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
