@@ -453,7 +453,7 @@ func TestPoolLifecycle(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
 	ctx := context.Background()
-	p, err := e.client.CreatePool(ctx, api.CreatePool{Name: "extra", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local", MinSize: 0, DesiredSize: 2, MaxSize: 3}})
+	p, err := e.client.CreatePool(ctx, api.CreatePool{Name: "extra", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local", MinSize: 0, DesiredSize: 0, MaxSize: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,11 +464,25 @@ func TestPoolLifecycle(t *testing.T) {
 		}
 		return p.Size
 	}
-	waitFor(t, 30*time.Second, "2 nodes of pool extra", func() bool { return size() == 2 })
-	if _, err := e.client.UpdatePool(ctx, "extra", api.PoolSpec{Cloud: "local", InstanceType: "local", DesiredSize: 1, MaxSize: 3}); err != nil {
-		t.Fatal(err)
+	registered := func() int {
+		n := 0
+		for _, node := range e.srv.Fleet.Nodes() {
+			if node.Pool == "extra" {
+				n++
+			}
+		}
+		return n
 	}
-	waitFor(t, 30*time.Second, "pool extra to shrink to 1 node", func() bool { return size() == 1 })
+	// 0 → 3 → 1 → 0: agents really start and register, then stop and are forgotten.
+	for _, want := range []int{3, 1, 0} {
+		if _, err := e.client.UpdatePool(ctx, "extra", api.PoolSpec{Cloud: "local", InstanceType: "local", DesiredSize: want, MaxSize: 3}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, fmt.Sprintf("pool extra at %d ready node(s)", want), func() bool { return size() == want && registered() == want })
+		if len(p.NodeIDs) != want {
+			t.Fatalf("node_ids %v, want %d", p.NodeIDs, want)
+		}
+	}
 	evs, err := e.client.PoolEvents(ctx, "extra")
 	if err != nil {
 		t.Fatal(err)
