@@ -151,14 +151,19 @@ func (a *Agent) loop(ctx context.Context, advertise string) {
 				continue
 			}
 			registered, backoff = true, 200*time.Millisecond
+		} else {
+			a.mu.Lock()
+			interval := a.interval
+			a.mu.Unlock()
+			sleep(ctx, interval)
+			if ctx.Err() != nil {
+				return
+			}
 		}
+		// The first heartbeat follows registration at once: it makes the node ready.
 		a.mu.Lock()
-		interval, node, id := a.interval, a.node, a.nodeID
+		node, id := a.node, a.nodeID
 		a.mu.Unlock()
-		sleep(ctx, interval)
-		if ctx.Err() != nil {
-			return
-		}
 		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := node.Heartbeat(hctx, id, api.Heartbeat{InvokeToken: a.invokeToken, Workers: a.stats()})
 		cancel()

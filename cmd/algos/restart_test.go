@@ -51,10 +51,19 @@ func TestRestartLosesNothing(t *testing.T) {
 	if r, ok, err := e2.client.GetRequest(ctx, done); err != nil || !ok || string(r.Result) != `"kept"` {
 		t.Fatalf("async result after restart: %v %v %+v", err, ok, r)
 	}
+	var last string
 	waitFor(t, 30*time.Second, "the resumed async call", func() bool {
 		r, ok, err := e2.client.GetRequest(ctx, pending)
+		if err == nil && ok {
+			b, _ := json.Marshal(r)
+			last = string(b)
+			if r.Error != nil {
+				t.Fatalf("the resumed async call failed: %s", last)
+			}
+		}
 		return err == nil && ok && string(r.Result) == `"slept"`
 	})
+	_ = last
 }
 
 func asyncID(t *testing.T, r reply) string {

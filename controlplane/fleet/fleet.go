@@ -205,12 +205,13 @@ func (f *Fleet) Register(ctx context.Context, joinToken string, in api.RegisterN
 	if err := f.cfg.Store.UpsertNode(ctx, sn); err != nil {
 		return out, err
 	}
+	// The node is ready at its first heartbeat, not now: the agent has not yet received its
+	// credential, without which it cannot fetch what a call needs.
 	n := fromStore(sn)
-	n.invokeToken, n.lastSeen = in.InvokeToken, now
+	n.invokeToken = in.InvokeToken
 	f.mu.Lock()
 	f.nodes[id] = n
 	f.mu.Unlock()
-	f.notify()
 	f.log.Info("node registered", "node_id", id, "pool", pool.Name, "instance_id", in.InstanceID, "address", in.Address)
 	return api.NodeRegistration{NodeID: id, Token: token, HeartbeatInterval: f.cfg.HeartbeatInterval.String()}, nil
 }

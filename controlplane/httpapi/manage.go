@@ -29,7 +29,7 @@ func (h *Handler) createAlgorithm(w http.ResponseWriter, r *http.Request, p *aut
 }
 
 func (h *Handler) getAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	a, err := h.cfg.Registry.GetAlgorithm(r.Context(), r.PathValue("owner"), r.PathValue("name"), p.Account)
+	a, err := h.cfg.Registry.GetAlgorithm(r.Context(), r.PathValue("owner"), r.PathValue("name"), viewer(p, r.PathValue("owner")))
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (h *Handler) publish(w http.ResponseWriter, r *http.Request, p *auth.Princi
 }
 
 func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	vs, err := h.cfg.Registry.ListVersions(r.Context(), r.PathValue("owner"), r.PathValue("name"), p.Account)
+	vs, err := h.cfg.Registry.ListVersions(r.Context(), r.PathValue("owner"), r.PathValue("name"), viewer(p, r.PathValue("owner")))
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (h *Handler) listVersions(w http.ResponseWriter, r *http.Request, p *auth.P
 // resolveVersion serves the version a range ("1.2.3", "1.2.*", "1.*", "latest") selects for the
 // caller.
 func (h *Handler) resolveVersion(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	v, err := h.cfg.Registry.ResolveAPI(r.Context(), r.PathValue("owner"), r.PathValue("name"), r.PathValue("version"), p.Account)
+	v, err := h.cfg.Registry.ResolveAPI(r.Context(), r.PathValue("owner"), r.PathValue("name"), r.PathValue("version"), viewer(p, r.PathValue("owner")))
 	if err != nil {
 		return err
 	}
@@ -265,4 +265,14 @@ func bearer(r *http.Request) string {
 		return strings.TrimSpace(h[i+1:])
 	}
 	return h
+}
+
+// viewer is the account whose view of owner's algorithms a request gets: an administrator (a
+// key with the manage scope of an admin account) sees them as their owner does, so that it can
+// manage private algorithms of others (Terraform with an admin key).
+func viewer(p *auth.Principal, owner string) string {
+	if p.Admin {
+		return owner
+	}
+	return p.Account
 }

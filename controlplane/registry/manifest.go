@@ -135,6 +135,13 @@ func validateSettings(s api.Manifest) error {
 	return nil
 }
 
+// codeSettings keeps the fields of an algorithm's settings that shape a version's code and
+// publication (runtime, entrypoint, output, visibility, description); the operational ones
+// apply at call time through effective, so that removing one restores the version's own.
+func codeSettings(s api.Manifest) api.Manifest {
+	return api.Manifest{Runtime: s.Runtime, Entrypoint: s.Entrypoint, Output: s.Output, Visibility: s.Visibility, Description: s.Description}
+}
+
 // overlay returns base with the fields set in m replacing base's.
 func overlay(base, m api.Manifest) api.Manifest {
 	out := base

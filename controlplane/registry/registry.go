@@ -300,6 +300,17 @@ func (r *Registry) toAPI(ctx context.Context, a store.Algorithm, caller string) 
 	}
 	if v, err := r.Resolve(ctx, a.Owner, a.Name, "latest", caller); err == nil {
 		out.LatestVersion, out.LatestDigest = v.Version, v.Digest
+		// Settings show the code fields the latest version runs with where they leave them
+		// unset (an algorithm published with the CLI from its algorithm.json).
+		if out.Settings.Runtime == "" {
+			out.Settings.Runtime = v.Manifest.Runtime
+		}
+		if len(out.Settings.Entrypoint) == 0 {
+			out.Settings.Entrypoint = v.Manifest.Entrypoint
+		}
+		if out.Settings.Output == "" && v.Manifest.Runtime == api.RuntimeExec {
+			out.Settings.Output = v.Manifest.Output
+		}
 	}
 	return out, nil
 }
@@ -364,7 +375,10 @@ func (r *Registry) Publish(ctx context.Context, owner, name string, artifact io.
 	if len(a.Settings) > 0 {
 		_ = json.Unmarshal(a.Settings, &base)
 	}
-	m = overlay(base, m)
+	// The algorithm's settings win over the source's algorithm.json: they are the declared
+	// configuration (Terraform's, or the API's). Operational settings are not frozen into the
+	// version: they apply at call time (effective), where removing one restores the version's.
+	m = overlay(m, codeSettings(base))
 	if o.Visibility != "" {
 		m.Visibility = o.Visibility
 	}
