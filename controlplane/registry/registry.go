@@ -300,16 +300,14 @@ func (r *Registry) toAPI(ctx context.Context, a store.Algorithm, caller string) 
 	}
 	if v, err := r.Resolve(ctx, a.Owner, a.Name, "latest", caller); err == nil {
 		out.LatestVersion, out.LatestDigest = v.Version, v.Digest
-		// Settings show the code fields the latest version runs with where they leave them
-		// unset (an algorithm published with the CLI from its algorithm.json).
+		// Settings without a runtime (an algorithm published with the CLI from its
+		// algorithm.json) show the code fields the latest version runs with.
 		if out.Settings.Runtime == "" {
 			out.Settings.Runtime = v.Manifest.Runtime
-		}
-		if len(out.Settings.Entrypoint) == 0 {
 			out.Settings.Entrypoint = v.Manifest.Entrypoint
-		}
-		if out.Settings.Output == "" && v.Manifest.Runtime == api.RuntimeExec {
-			out.Settings.Output = v.Manifest.Output
+			if v.Manifest.Runtime == api.RuntimeExec {
+				out.Settings.Output = v.Manifest.Output
+			}
 		}
 	}
 	return out, nil
