@@ -426,3 +426,10 @@ func (c *Client) UpdateCloudAccount(ctx context.Context, name string, in CreateC
 func (c *Client) DeleteCloudAccount(ctx context.Context, name string) error {
 	return c.doJSON(ctx, http.MethodDelete, "/v1/cloud-accounts/"+url.PathEscape(name), nil, nil, nil)
 }
+
+// UpdateKey renames a key and sets or clears its expiry.
+func (c *Client) UpdateKey(ctx context.Context, id string, in UpdateKey) (Key, error) {
+	var out Key
+	err := c.doJSON(ctx, http.MethodPatch, "/v1/keys/"+url.PathEscape(id), nil, in, &out)
+	return out, err
+}

@@ -131,6 +131,13 @@ type CreateKey struct {
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
+// UpdateKey is the body of PATCH /v1/keys/{id}: the name and expiry (nil: none) replace the
+// key's; its scopes cannot change.
+type UpdateKey struct {
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
 // PoolSpec is the desired state of a node pool.
 type PoolSpec struct {
 	Cloud        string   `json:"cloud"`

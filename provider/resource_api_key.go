@@ -60,8 +60,9 @@ func (r *apiKeyResource) Metadata(_ context.Context, req resource.MetadataReques
 func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "An API key of the provider key's account, with its scopes. Keys are immutable: changing " +
-			"any argument revokes the key and creates a new one (with a new `secret`). Destroying it revokes it at once.\n\n" +
+		MarkdownDescription: "An API key of the provider key's account, with its scopes. `name` and `expires_at` change in " +
+			"place; the scopes (`algorithms`, `data`, `manage`) cannot change: changing one revokes the key and creates a new " +
+			"one (with a new `secret`). Destroying it revokes it at once.\n\n" +
 			"Import with the key's ID (`key_…`, as `algos key list` shows it). The secret is shown only when a key is " +
 			"created, so an imported key has no `secret` (null).",
 		Attributes: map[string]schema.Attribute{
@@ -71,9 +72,8 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				PlanModifiers:       keep,
 			},
 			"name": schema.StringAttribute{
-				MarkdownDescription: "A name to recognise the key by.",
+				MarkdownDescription: "A name to recognise the key by. Changes in place.",
 				Optional:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"algorithms": schema.ListAttribute{
 				MarkdownDescription: "Algorithms the key may call: `algo://*` (all, the default), `algo://owner/*` or `algo://owner/name/*`.",
@@ -103,10 +103,9 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				PlanModifiers:       []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
 			},
 			"expires_at": schema.StringAttribute{
-				MarkdownDescription: "When the key stops working, in RFC 3339 format (e.g. `2030-01-02T15:04:05Z`). Default: never.",
+				MarkdownDescription: "When the key stops working, in RFC 3339 format (e.g. `2030-01-02T15:04:05Z`). Default: never. Changes in place.",
 				Optional:            true,
 				Validators:          []validator.String{rfc3339Validator{}},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"owner": schema.StringAttribute{
 				MarkdownDescription: "The account the key acts for: the provider key's account.",
@@ -198,11 +197,35 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-// Update implements resource.Resource. Every argument replaces the key, so there is nothing to
-// send: the state takes the plan.
+// Update implements resource.Resource: the name and expiry change in place (every other
+// argument replaces the key).
 func (r *apiKeyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan apiKeyModel
+	if notConfigured(r.data, &resp.Diagnostics) {
+		return
+	}
+	var plan, state apiKeyModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in := api.UpdateKey{Name: plan.Name.ValueString()}
+	if s := plan.ExpiresAt.ValueString(); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("expires_at"), "Invalid time", err.Error())
+			return
+		}
+		in.ExpiresAt = &t
+	}
+	id := state.ID.ValueString()
+	k, err := r.data.client.UpdateKey(ctx, id, in)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, "Cannot update API key "+id, err)
+		return
+	}
+	plan.setFromAPI(k, &resp.Diagnostics)
+	plan.Secret = state.Secret
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -106,7 +106,29 @@ func TestAccAPIKey(t *testing.T) {
 				},
 			},
 			{
-				// Keys are immutable: any change revokes the key and creates another.
+				// The name and expiry change in place: same key, same secret.
+				Config: keyConfig(`  name       = "tf-key-renamed"
+  algorithms = ["algo://demo/hello/*", "algo://other/*"]
+  data       = "read"
+  expires_at = "2098-01-01T00:00:00Z"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "name", "tf-key-renamed"),
+					resource.TestCheckResourceAttr(addr, "expires_at", "2098-01-01T00:00:00Z"),
+					keys.checkWorks(addr),
+					func(*terraform.State) error {
+						k, err := testClient.GetKey(context.Background(), keys.ids[0])
+						if err != nil || k.Name != "tf-key-renamed" || k.ExpiresAt == nil || k.ExpiresAt.Year() != 2098 || k.RevokedAt != nil {
+							return fmt.Errorf("key after update: %+v, %v", k, err)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// The scopes cannot change: a change revokes the key and creates another.
 				Config: keyConfig(`  name = "tf-key-2"
   manage = true`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

@@ -269,3 +269,25 @@ func (k *Keys) Get(ctx context.Context, p *Principal, id string) (api.Key, error
 	}
 	return ToAPI(sk), nil
 }
+
+// Update renames a key of the caller and sets or clears its expiry (its scopes never change:
+// a key with other rights is another key). It takes effect in this process at once.
+func (k *Keys) Update(ctx context.Context, p *Principal, id string, in api.UpdateKey) (api.Key, error) {
+	sk, err := k.cfg.Store.GetKey(ctx, id)
+	if err != nil {
+		return api.Key{}, fmt.Errorf("key %s: %w", id, err)
+	}
+	if sk.Owner != p.Account && !p.Admin {
+		return api.Key{}, fmt.Errorf("key %s: %w", id, store.ErrNotFound)
+	}
+	if err := k.cfg.Store.UpdateKey(ctx, id, in.Name, in.ExpiresAt); err != nil {
+		return api.Key{}, err
+	}
+	var h [32]byte
+	copy(h[:], sk.Hash)
+	k.mu.Lock()
+	delete(k.cache, h)
+	k.mu.Unlock()
+	sk.Name, sk.ExpiresAt = in.Name, in.ExpiresAt
+	return ToAPI(sk), nil
+}

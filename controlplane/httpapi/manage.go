@@ -157,6 +157,19 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	return nil
 }
 
+func (h *Handler) updateKey(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var in api.UpdateKey
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	k, err := h.cfg.Keys.Update(r.Context(), p, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
 func (h *Handler) instanceTypes(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	q := r.URL.Query()
 	f := api.InstanceTypeFilter{Cloud: q.Get("cloud"), Region: q.Get("region"), GPUModel: q.Get("gpu_model")}

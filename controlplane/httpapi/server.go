@@ -131,6 +131,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /v1/keys", h.manager(h.createKey))
 	m.HandleFunc("GET /v1/keys", h.user(h.listKeys))
 	m.HandleFunc("GET /v1/keys/{id}", h.user(h.getKey))
+	m.HandleFunc("PATCH /v1/keys/{id}", h.manager(h.updateKey))
 	m.HandleFunc("DELETE /v1/keys/{id}", h.user(h.revokeKey))
 	m.HandleFunc("GET /v1/instance-types", h.user(h.instanceTypes))
 

@@ -42,6 +42,9 @@ type Keys interface {
 	GetKey(ctx context.Context, id string) (Key, error)
 	// ListKeys returns the keys of an account, newest first.
 	ListKeys(ctx context.Context, owner string) ([]Key, error)
+	// UpdateKey replaces a key's Name and ExpiresAt (its scopes and secret never change);
+	// ErrNotFound.
+	UpdateKey(ctx context.Context, id, name string, expiresAt *time.Time) error
 	// RevokeKey marks a key revoked at the given time. Idempotent: revoking a revoked key keeps
 	// the first time; an unknown ID is ErrNotFound.
 	RevokeKey(ctx context.Context, id string, at time.Time) error

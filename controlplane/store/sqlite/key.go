@@ -53,6 +53,15 @@ func (s *Store) ListKeys(ctx context.Context, owner string) ([]store.Key, error)
 		`SELECT `+keyColumns+` FROM api_keys WHERE owner = ? ORDER BY created_at DESC, seq DESC`, owner)
 }
 
+// UpdateKey implements store.Keys.
+func (s *Store) UpdateKey(ctx context.Context, id, name string, expiresAt *time.Time) error {
+	n, err := s.exec(ctx, `UPDATE api_keys SET name = ?, expires_at = ? WHERE id = ?`, name, optTimeArg{expiresAt}, id)
+	if err == nil && n == 0 {
+		err = store.ErrNotFound
+	}
+	return s.fail(ctx, "update key "+id, err)
+}
+
 // RevokeKey implements store.Keys.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
 	n, err := s.exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, timeArg(at), id)

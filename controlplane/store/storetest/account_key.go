@@ -144,5 +144,21 @@ func keyTests() []test {
 			equal(t, "KeyByHash of a revoked key", got, k)
 			wantErr(t, "RevokeKey unknown", s.RevokeKey(ctx, "k2", at(10)), store.ErrNotFound)
 		}},
+		{"UpdateNameAndExpiry", func(t *testing.T, s store.Store) {
+			ctx := t.Context()
+			k := newKey("k1", "alice", 0)
+			must(t, "CreateKey", s.CreateKey(ctx, k))
+			must(t, "UpdateKey", s.UpdateKey(ctx, "k1", "renamed", ptr(at(30))))
+			k.Name, k.ExpiresAt = "renamed", ptr(at(30))
+			got, err := s.GetKey(ctx, "k1")
+			must(t, "GetKey", err)
+			equal(t, "GetKey after UpdateKey", got, k)
+			must(t, "UpdateKey clearing the expiry", s.UpdateKey(ctx, "k1", "", nil))
+			k.Name, k.ExpiresAt = "", nil
+			got, err = s.GetKey(ctx, "k1")
+			must(t, "GetKey", err)
+			equal(t, "GetKey after clearing", got, k)
+			wantErr(t, "UpdateKey unknown", s.UpdateKey(ctx, "k2", "x", nil), store.ErrNotFound)
+		}},
 	}
 }
