@@ -32,7 +32,7 @@ var Default = Endpoints{
 var ErrUnknownCloud = errors.New("unknown cloud")
 
 // InstanceID returns this VM's instance ID as its cloud driver names it: the EC2 instance ID,
-// the GCE instance name, the Azure VM name (a scale set member's computer name), the Nova
+// GCE's zone/name/numeric-ID, the Azure VM name (a scale set member's computer name), the Nova
 // server UUID.
 func InstanceID(ctx context.Context, cloud string, ep Endpoints) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -67,8 +67,18 @@ func InstanceID(ctx context.Context, cloud string, ep Endpoints) (string, error)
 			return "", fmt.Errorf("instance metadata (aws): %w", err)
 		}
 		return get(http.MethodGet, ep.AWS+"/latest/meta-data/instance-id", map[string]string{"X-aws-ec2-metadata-token": tok})
-	case "gcp":
-		return get(http.MethodGet, ep.GCP+"/computeMetadata/v1/instance/name", map[string]string{"Metadata-Flavor": "Google"})
+	case "gcp": // the GCE driver's ID: zone/name/numeric ID (a recreated VM keeps its name)
+		h := map[string]string{"Metadata-Flavor": "Google"}
+		var parts [3]string
+		for i, key := range []string{"zone", "name", "id"} {
+			v, err := get(http.MethodGet, ep.GCP+"/computeMetadata/v1/instance/"+key, h)
+			if err != nil {
+				return "", fmt.Errorf("instance metadata (gcp): %w", err)
+			}
+			parts[i] = v
+		}
+		parts[0] = parts[0][strings.LastIndexByte(parts[0], '/')+1:] // projects/N/zones/Z → Z
+		return strings.Join(parts[:], "/"), nil
 	case "azure":
 		return get(http.MethodGet, ep.Azure+"/metadata/instance/compute/name?api-version=2021-02-01&format=text", map[string]string{"Metadata": "true"})
 	case "openstack":

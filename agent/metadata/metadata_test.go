@@ -18,6 +18,10 @@ func TestInstanceID(t *testing.T) {
 			_, _ = w.Write([]byte("i-0abc\n"))
 		case r.URL.Path == "/computeMetadata/v1/instance/name" && r.Header.Get("Metadata-Flavor") == "Google":
 			_, _ = w.Write([]byte("algos-gpu-x1z"))
+		case r.URL.Path == "/computeMetadata/v1/instance/zone" && r.Header.Get("Metadata-Flavor") == "Google":
+			_, _ = w.Write([]byte("projects/123/zones/us-central1-a"))
+		case r.URL.Path == "/computeMetadata/v1/instance/id" && r.Header.Get("Metadata-Flavor") == "Google":
+			_, _ = w.Write([]byte("4567"))
 		case r.URL.Path == "/metadata/instance/compute/name" && r.Header.Get("Metadata") == "true":
 			_, _ = w.Write([]byte("vmss_3"))
 		case r.URL.Path == "/openstack/latest/meta_data.json":
@@ -28,7 +32,7 @@ func TestInstanceID(t *testing.T) {
 	}))
 	defer srv.Close()
 	ep := Endpoints{AWS: srv.URL, GCP: srv.URL, Azure: srv.URL, OpenStack: srv.URL}
-	for cloud, want := range map[string]string{"aws": "i-0abc", "gcp": "algos-gpu-x1z", "azure": "vmss_3", "openstack": "6f1c"} {
+	for cloud, want := range map[string]string{"aws": "i-0abc", "gcp": "us-central1-a/algos-gpu-x1z/4567", "azure": "vmss_3", "openstack": "6f1c"} {
 		got, err := InstanceID(context.Background(), cloud, ep)
 		if err != nil || got != want {
 			t.Errorf("%s: %q %v, want %q", cloud, got, err, want)

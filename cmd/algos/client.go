@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/algos-dev/algos/api"
-	execrunner "github.com/algos-dev/algos/sdk/exec"
 )
 
 // client builds an API client from --endpoint/$ALGOS_ENDPOINT and $ALGOS_API_KEY.
@@ -510,22 +509,6 @@ func poolCmd() *cobra.Command {
 	types.Flags().IntVar(&tgpus, "min-gpus", 0, "at least this many GPUs")
 	types.Flags().IntVar(&tmem, "min-memory-mib", 0, "at least this much memory")
 	cmd.AddCommand(list, create, del, events, nodes, types)
-	return cmd
-}
-
-func runnerCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "runner", Short: "Worker runners (started by the agent)", Hidden: true}
-	var output string
-	ex := &cobra.Command{
-		Use:   "exec -- PROGRAM [ARGS…]",
-		Short: "Serve the worker protocol, running PROGRAM once per call",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return execrunner.Serve(cmd.Context(), execrunner.Config{Argv: args, Output: output, Stdin: os.Stdin, Log: os.Stdout, PipePath: os.Getenv("ALGOS_PIPE_OUT")})
-		},
-	}
-	ex.Flags().StringVar(&output, "output", "auto", "result type: auto, json, text or binary")
-	cmd.AddCommand(ex)
 	return cmd
 }
 

@@ -39,7 +39,8 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("endpoint", "", "control plane URL (default $ALGOS_ENDPOINT or http://127.0.0.1:8080)")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(devCmd(), serverCmd(), agentCmd(), algoCmd(), callCmd(), keyCmd(), poolCmd(), cloudAccountCmd(), requestCmd(), runnerCmd())
+	root.AddCommand(algoCmd(), callCmd(), keyCmd(), poolCmd(), cloudAccountCmd(), requestCmd())
+	root.AddCommand(nodeCmds()...)
 	return root
 }
 

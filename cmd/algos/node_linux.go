@@ -14,8 +14,16 @@ import (
 	"github.com/algos-dev/algos/agent/metadata"
 	"github.com/algos-dev/algos/controlplane/server"
 	"github.com/algos-dev/algos/sdk"
+	execrunner "github.com/algos-dev/algos/sdk/exec"
 	"github.com/algos-dev/algos/sdk/python"
 )
+
+// nodeCmds are the commands that run algos itself — the control plane, the node agent, the
+// workers' runners — which need Linux (process groups, parent-death signals, FIFOs). The client
+// commands build everywhere.
+func nodeCmds() []*cobra.Command {
+	return []*cobra.Command{devCmd(), serverCmd(), agentCmd(), runnerCmd()}
+}
 
 func devCmd() *cobra.Command {
 	var listen, dataDir string
@@ -132,5 +140,21 @@ func agentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&instanceID, "instance-id", "", "ID of this VM (default $ALGOS_INSTANCE_ID, else from --cloud's metadata service, else the hostname)")
 	cmd.Flags().StringVar(&cloud, "cloud", "", "ask this cloud's metadata service for the instance ID: aws, gcp, azure or openstack")
 	cmd.Flags().IntVar(&advertisePort, "advertise-port", 0, "advertise http://<this machine's address towards the server>:PORT (with --listen 0.0.0.0:PORT)")
+	return cmd
+}
+
+func runnerCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "runner", Short: "Worker runners (started by the agent)", Hidden: true}
+	var output string
+	ex := &cobra.Command{
+		Use:   "exec -- PROGRAM [ARGS…]",
+		Short: "Serve the worker protocol, running PROGRAM once per call",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return execrunner.Serve(cmd.Context(), execrunner.Config{Argv: args, Output: output, Stdin: os.Stdin, Log: os.Stdout, PipePath: os.Getenv("ALGOS_PIPE_OUT")})
+		},
+	}
+	ex.Flags().StringVar(&output, "output", "auto", "result type: auto, json, text or binary")
+	cmd.AddCommand(ex)
 	return cmd
 }
