@@ -298,6 +298,18 @@ func TestCompute(t *testing.T, newDriver func(t *testing.T) clouds.Compute, spec
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("CreateInstance(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
 		}
+		if _, err := c.ListInstances(ctx, clouds.Filter{}); !errors.Is(err, context.Canceled) {
+			t.Errorf("ListInstances(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
+		}
+		if _, err := c.GetInstance(ctx, missingID); !errors.Is(err, context.Canceled) {
+			t.Errorf("GetInstance(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
+		}
+	})
+
+	// Capacity runs only when the harness implements Faults.
+	t.Run("Capacity", func(t *testing.T) {
+		t.Parallel()
+		testComputeCapacity(t, newDriver(t), spec, create)
 	})
 }
 

@@ -223,4 +223,35 @@ func TestGroups(t *testing.T, newDriver func(t *testing.T) clouds.Groups, templa
 			return len(ids) == 1 && ids[0] != kept && ids[0] != removed, errors.New("active " + joinIDs(ids))
 		})
 	})
+
+	t.Run("CanceledContext", func(t *testing.T) {
+		t.Parallel()
+		g := newDriver(t)
+		spec := newSpec(0, 2, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := g.CreateGroup(ctx, spec); !errors.Is(err, context.Canceled) {
+			_ = g.DeleteGroup(context.Background(), spec.Name)
+			t.Fatalf("CreateGroup(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
+		}
+		// A retry with a live context converges: the cancelled call left nothing in the way.
+		create(t, g, spec)
+		if _, err := g.GetGroup(ctx, spec.Name); !errors.Is(err, context.Canceled) {
+			t.Errorf("GetGroup(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
+		}
+		if err := g.ResizeGroup(ctx, spec.Name, 2); !errors.Is(err, context.Canceled) {
+			t.Errorf("ResizeGroup(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
+		}
+		if _, err := g.ListMembers(ctx, spec.Name); !errors.Is(err, context.Canceled) {
+			t.Errorf("ListMembers(cancelled ctx) = %v, want an error wrapping context.Canceled", err)
+		}
+		desired(t, g, spec.Name, 1)
+	})
+
+	// Capacity runs only when the harness implements Faults: a group spanning a stocked-out
+	// zone and a healthy one gets every member in the healthy zone.
+	t.Run("Capacity", func(t *testing.T) {
+		t.Parallel()
+		testGroupCapacity(t, newDriver(t), newSpec(0, 2, 2), create)
+	})
 }
