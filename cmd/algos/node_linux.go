@@ -26,7 +26,7 @@ func nodeCmds() []*cobra.Command {
 }
 
 func devCmd() *cobra.Command {
-	var listen, dataDir string
+	var listen, dataDir, advertiseURL string
 	var nodes int
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -45,8 +45,10 @@ It prints the endpoint and the key of the administrator account "demo" as shell 
 			if err != nil {
 				return err
 			}
-			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: logger(cmd),
-				AgentBinary: self, BootstrapAccount: "demo", DevPool: nodes, PoolInterval: 2 * time.Second})
+			log := logger(cmd)
+			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: log,
+				AgentBinary: self, BootstrapAccount: "demo", DevPool: nodes, PoolInterval: 2 * time.Second,
+				CloudFactories: cloudFactories(log), AdvertiseURL: advertiseURL})
 			if err != nil {
 				return err
 			}
@@ -57,11 +59,12 @@ It prints the endpoint and the key of the administrator account "demo" as shell 
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".algos", "directory of the store, blobs and local nodes")
 	cmd.Flags().IntVar(&nodes, "nodes", 1, "nodes in the local node pool")
+	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "", "URL cloud VMs reach this control plane at (for pools on clouds other than local)")
 	return cmd
 }
 
 func serverCmd() *cobra.Command {
-	var listen, dataDir, account string
+	var listen, dataDir, account, advertiseURL string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane",
@@ -74,7 +77,9 @@ func serverCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: logger(cmd), AgentBinary: self, BootstrapAccount: account})
+			log := logger(cmd)
+			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: log, AgentBinary: self,
+				BootstrapAccount: account, CloudFactories: cloudFactories(log), AdvertiseURL: advertiseURL})
 			if err != nil {
 				return err
 			}
@@ -87,6 +92,7 @@ func serverCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/algos", "directory of the store and blobs")
 	cmd.Flags().StringVar(&account, "bootstrap-account", "admin", "administrator account created at first start (its key is written to the data dir)")
+	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "", "URL cloud VMs reach this control plane at (default: the listen address)")
 	return cmd
 }
 

@@ -27,9 +27,10 @@ import (
 // ErrInvalid: a malformed pool spec; the message says what to change.
 var ErrInvalid = errors.New("invalid pool")
 
-// UserDataFunc renders the boot script of a pool's instances: it must start `algos agent` with
-// the join token (a secret: pass it in the environment, never on a command line).
-type UserDataFunc func(pool string, joinToken string) (string, error)
+// UserDataFunc renders the boot script of a pool's instances on a cloud: it must start
+// `algos agent` with the join token (a secret: pass it in the environment, never on a command
+// line).
+type UserDataFunc func(pool, cloud, joinToken string) (string, error)
 
 // Config configures a Reconciler.
 type Config struct {
@@ -129,8 +130,15 @@ func (r *Reconciler) ReconcileAll(ctx context.Context) {
 	}
 	for _, p := range ps {
 		if err := r.reconcile(ctx, p); err != nil && ctx.Err() == nil {
-			r.log.Warn("reconcile failed", "pool", p.Name, "err", err)
-			r.setStatus(p.Name, "error: "+err.Error())
+			status := "error: " + err.Error()
+			r.mu.Lock()
+			repeated := r.status[p.Name] == status
+			r.mu.Unlock()
+			if !repeated { // the same failure every interval is logged once, and counted as an event
+				r.log.Warn("reconcile failed", "pool", p.Name, "err", err)
+			}
+			r.event(p.Name, "Warning", "ReconcileFailed", "%v", err)
+			r.setStatus(p.Name, status)
 		}
 	}
 }
@@ -225,7 +233,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 		if err := r.cfg.Store.UpdatePool(ctx, p); err != nil {
 			return err
 		}
-		ud, err := r.cfg.UserData(p.Name, token)
+		ud, err := r.cfg.UserData(p.Name, p.Cloud, token)
 		if err != nil {
 			return err
 		}
@@ -335,6 +343,13 @@ func (r *Reconciler) Create(ctx context.Context, in api.CreatePool) (api.Pool, e
 		return api.Pool{}, err
 	}
 	if err := r.reconcile(ctx, p); err != nil {
+		// What the cloud refuses outright (a bad spec, credentials it rejects, a quota) is the
+		// caller's to fix: the pool is not kept. Capacity and transient failures are retried.
+		if errors.Is(err, clouds.ErrInvalid) || errors.Is(err, clouds.ErrAuth) || errors.Is(err, clouds.ErrQuota) {
+			_ = r.cfg.Store.DeletePool(context.WithoutCancel(ctx), in.Name)
+			r.events.forget(in.Name)
+			return api.Pool{}, fmt.Errorf("%w: the cloud refused the pool: %v", ErrInvalid, err)
+		}
 		r.setStatus(p.Name, "error: "+err.Error())
 	}
 	return r.Get(ctx, in.Name)

@@ -98,7 +98,7 @@ func CloudInit(c CloudInitConfig) UserDataFunc {
 	if c.Listen != "" {
 		listen = "--listen " + shellQuote(c.Listen)
 	}
-	return func(poolName, token string) (string, error) {
+	return func(poolName, _, token string) (string, error) {
 		if c.Server == "" {
 			return "", fmt.Errorf("%w: the control plane has no URL that VMs can reach: start it with --advertise-url", ErrInvalid)
 		}

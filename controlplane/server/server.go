@@ -51,6 +51,9 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// MaxBodyBytes bounds a call's input.
 	MaxBodyBytes int64
+	// AdvertiseURL is the URL cloud VMs reach this control plane at (their boot script downloads
+	// the agent from it and the agent registers there); default: the listen address.
+	AdvertiseURL string
 	// CloudFactories are the clouds that need an account (aws, gcp, azure, openstack), by name.
 	CloudFactories map[string]cloudacct.Factory
 	// SecretKeyFile holds the key that seals cloud credentials when $ALGOS_SECRET_KEY is unset
@@ -164,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	pools, err := pool.New(pool.Config{
 		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts,
 		Clouds:   map[string]clouds.Groups{"local": localCloud},
-		UserData: localUserData(cfg.LocalBoot, agentBin, url),
+		UserData: userData(cfg.LocalBoot, agentBin, url, cfg.AdvertiseURL),
 	})
 	if err != nil {
 		return fail(err)
@@ -240,13 +243,28 @@ func advertised(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
+// userData renders the boot script of a pool's instances: cloud-init for VMs (with the
+// advertised URL), the local boot for local instances.
+func userData(localBoot, agentBin, serverURL, advertiseURL string) pool.UserDataFunc {
+	if advertiseURL == "" {
+		advertiseURL = serverURL
+	}
+	local := localUserData(localBoot, agentBin, serverURL)
+	return func(poolName, cloud, token string) (string, error) {
+		if cloud == "local" {
+			return local(poolName, cloud, token)
+		}
+		return pool.CloudInit(pool.CloudInitConfig{Server: advertiseURL, Cloud: cloud})(poolName, cloud, token)
+	}
+}
+
 // localUserData renders the boot script of a local instance: it starts the agent with the join
 // token in its environment, as cloud-init would on a VM.
 func localUserData(boot, agentBin, serverURL string) pool.UserDataFunc {
 	if boot == "cloud-init" {
 		return pool.CloudInit(pool.CloudInitConfig{Server: serverURL, Cloud: "local", Listen: "127.0.0.1:0", Home: "./algos-home"})
 	}
-	return func(poolName, token string) (string, error) {
+	return func(poolName, _, token string) (string, error) {
 		if agentBin == "" {
 			return "", errors.New("no agent binary configured for the local cloud")
 		}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/algos-dev/algos/clouds"
+	"github.com/algos-dev/algos/clouds/aws"
+	"github.com/algos-dev/algos/clouds/gcp"
+	"github.com/algos-dev/algos/controlplane/cloudacct"
+)
+
+// cloudFactories builds the drivers of cloud accounts from their settings and credentials
+// (documented in docs/clouds.md). Unknown fields are refused so that a typo is an error.
+func cloudFactories(log *slog.Logger) map[string]cloudacct.Factory {
+	return map[string]cloudacct.Factory{
+		"aws": func(ctx context.Context, settings, creds json.RawMessage) (clouds.Groups, error) {
+			var s struct {
+				Region         string            `json:"region"`
+				Profile        string            `json:"profile"`
+				Subnets        map[string]string `json:"subnets"`
+				SecurityGroups []string          `json:"security_groups"`
+				VPC            string            `json:"vpc"`
+				Image          string            `json:"image"`
+				Endpoint       string            `json:"endpoint"`
+			}
+			var c struct {
+				AccessKeyID     string `json:"access_key_id"`
+				SecretAccessKey string `json:"secret_access_key"`
+				SessionToken    string `json:"session_token"`
+			}
+			if err := strict(settings, &s, "settings"); err != nil {
+				return nil, err
+			}
+			if err := strict(creds, &c, "credentials"); err != nil {
+				return nil, err
+			}
+			return aws.New(ctx, aws.Config{Region: s.Region, Profile: s.Profile, Subnets: s.Subnets, SecurityGroups: s.SecurityGroups,
+				VPC: s.VPC, Image: s.Image, Endpoint: s.Endpoint, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+				SessionToken: c.SessionToken, Logger: log.With("component", "cloud", "cloud", "aws")})
+		},
+		"gcp": func(ctx context.Context, settings, creds json.RawMessage) (clouds.Groups, error) {
+			var s struct {
+				Project        string   `json:"project"`
+				Region         string   `json:"region"`
+				Zones          []string `json:"zones"`
+				Network        string   `json:"network"`
+				Subnetwork     string   `json:"subnetwork"`
+				ServiceAccount string   `json:"service_account"`
+				ExternalIP     bool     `json:"external_ip"`
+				Endpoint       string   `json:"endpoint"`
+				// WithoutAuthentication is for emulators at Endpoint only.
+				WithoutAuthentication bool `json:"without_authentication"`
+			}
+			if err := strict(settings, &s, "settings"); err != nil {
+				return nil, err
+			}
+			cfg := gcp.Config{Project: s.Project, Region: s.Region, Zones: s.Zones, Network: s.Network, Subnetwork: s.Subnetwork,
+				ServiceAccount: s.ServiceAccount, ExternalIP: s.ExternalIP, Endpoint: s.Endpoint,
+				WithoutAuthentication: s.WithoutAuthentication && s.Endpoint != "", Logger: log.With("component", "cloud", "cloud", "gcp")}
+			// The credentials are a service account key file's JSON, or {} for Application
+			// Default Credentials.
+			if c := bytes.TrimSpace(creds); len(c) > 0 && !bytes.Equal(c, []byte("{}")) {
+				cfg.CredentialsJSON = c
+			}
+			return gcp.New(ctx, cfg)
+		},
+	}
+}
+
+func strict(b json.RawMessage, v any, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %v", what, err)
+	}
+	return nil
+}
