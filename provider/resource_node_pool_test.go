@@ -216,7 +216,7 @@ func TestAccNodePool_notReady(t *testing.T) {
 		CheckDestroy:             (&nodeSet{}).checkGone("tf-pool-spot"),
 		Steps: []resource.TestStep{{
 			Config:      poolConfig("tf-pool-spot", "  spot = true"),
-			ExpectError: regexp.MustCompile(`(?s)Node pool tf-pool-spot did not become ready.*0 of 1 node\(s\) ready.*CapacityUnavailable`),
+			ExpectError: regexp.MustCompile(`(?s)Node pool tf-pool-spot did not become ready.*0 of 1 node\(s\) ready.*no spot capacity`),
 		}},
 	})
 }
