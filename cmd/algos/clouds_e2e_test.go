@@ -21,6 +21,8 @@ import (
 	"github.com/algos-dev/algos/clouds/aws/awsfake"
 	"github.com/algos-dev/algos/clouds/gcp"
 	"github.com/algos-dev/algos/clouds/gcp/gcpfake"
+	"github.com/algos-dev/algos/clouds/openstack"
+	"github.com/algos-dev/algos/clouds/openstack/osfake"
 	"github.com/algos-dev/algos/controlplane/server"
 )
 
@@ -35,6 +37,8 @@ func TestCloudPools(t *testing.T) {
 	defer afake.Close()
 	gfake := gcpfake.New(gcpfake.Options{})
 	defer gfake.Close()
+	ofake := osfake.New(osfake.Options{})
+	defer ofake.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t)
@@ -57,7 +61,11 @@ func TestCloudPools(t *testing.T) {
 	awsCreds := map[string]string{"access_key_id": awsfake.AccessKeyID, "secret_access_key": awsfake.SecretAccessKey}
 	gopts := gfake.Options()
 	gcpSettings := map[string]any{"project": gopts.Project, "region": gopts.Region, "zones": gopts.Zones, "endpoint": gfake.URL(), "without_authentication": true}
-	for name, acct := range map[string][2]any{"aws-test": {awsSettings, awsCreds}, "gcp-test": {gcpSettings, map[string]string{}}} {
+	osSettings := map[string]any{"auth_url": ofake.AuthURL(), "region": osfake.Region, "project_name": osfake.ProjectName,
+		"domain_name": osfake.DomainName, "network": ofake.NetworkID(), "subnet": ofake.SubnetID(), "image": "ubuntu-24.04"}
+	osCreds := map[string]string{"username": osfake.Username, "password": osfake.Password}
+	for name, acct := range map[string][2]any{"aws-test": {awsSettings, awsCreds}, "gcp-test": {gcpSettings, map[string]string{}},
+		"openstack-test": {osSettings, osCreds}} {
 		settings, _ := json.Marshal(acct[0])
 		creds, _ := json.Marshal(acct[1])
 		cloud := strings.TrimSuffix(name, "-test")
@@ -130,6 +138,28 @@ func TestCloudPools(t *testing.T) {
 			},
 		},
 	}
+	cases = append(cases, struct {
+		cloud, account, itype, image string
+		zones                        []string
+		stockOut                     func()
+		driver                       func() clouds.Groups
+		userData                     func(id string) string
+	}{
+		// Nova picks one zone per server; with two allowed zones the scheduler avoids the
+		// stocked-out one.
+		cloud: "openstack", account: "openstack-test", itype: "g1.a100x2", zones: ofake.Zones()[:2],
+		stockOut: func() { ofake.StockOut(ofake.Zones()[0], "g1.a100x2") },
+		driver: func() clouds.Groups {
+			d, err := openstack.New(bg, openstack.Config{AuthURL: ofake.AuthURL(), Region: osfake.Region, ProjectName: osfake.ProjectName,
+				DomainName: osfake.DomainName, Username: osfake.Username, Password: osfake.Password, Network: ofake.NetworkID(),
+				Subnet: ofake.SubnetID(), Image: "ubuntu-24.04", PollInterval: 10 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+		userData: func(id string) string { ud, _ := ofake.UserData(id); return ud },
+	})
 	for _, tc := range cases { // one after the other: each VM's agent listens on port 7070
 		t.Run(tc.cloud, func(t *testing.T) {
 			pool := "gpu-" + tc.cloud
@@ -142,7 +172,7 @@ func TestCloudPools(t *testing.T) {
 			var m clouds.Instance
 			waitFor(t, 30*time.Second, "the group's member", func() bool {
 				ms, err := d.ListMembers(bg, "algos-"+pool)
-				if err == nil && len(ms) == 1 && ms[0].State.Active() {
+				if err == nil && len(ms) == 1 && ms[0].State.Active() && ms[0].Zone != "" {
 					m = ms[0]
 					return true
 				}
@@ -203,6 +233,9 @@ func TestCloudPools(t *testing.T) {
 				return true
 			})
 		})
+	}
+	if its, err := c.InstanceTypes(bg, api.InstanceTypeFilter{Cloud: "openstack", GPUModel: "h100", MinGPUs: 8}); err != nil || len(its) != 1 {
+		t.Fatalf("openstack flavors with 8 H100: %+v %v", its, err)
 	}
 	if err := c.DeleteCloudAccount(bg, "aws-test"); err != nil {
 		t.Fatalf("delete an unused account: %v", err)

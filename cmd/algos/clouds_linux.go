@@ -10,6 +10,7 @@ import (
 	"github.com/algos-dev/algos/clouds"
 	"github.com/algos-dev/algos/clouds/aws"
 	"github.com/algos-dev/algos/clouds/gcp"
+	"github.com/algos-dev/algos/clouds/openstack"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
 )
 
@@ -67,6 +68,40 @@ func cloudFactories(log *slog.Logger) map[string]cloudacct.Factory {
 				cfg.CredentialsJSON = c
 			}
 			return gcp.New(ctx, cfg)
+		},
+		"openstack": func(ctx context.Context, settings, creds json.RawMessage) (clouds.Groups, error) {
+			var s struct {
+				AuthURL        string             `json:"auth_url"`
+				Region         string             `json:"region"`
+				ProjectID      string             `json:"project_id"`
+				ProjectName    string             `json:"project_name"`
+				DomainName     string             `json:"domain_name"`
+				Cloud          string             `json:"cloud"` // a clouds.yaml entry on the control plane's host
+				Network        string             `json:"network"`
+				Subnet         string             `json:"subnet"`
+				Image          string             `json:"image"`
+				KeyName        string             `json:"key_name"`
+				SecurityGroups []string           `json:"security_groups"`
+				FloatingIPPool string             `json:"floating_ip_pool"`
+				PricePerHour   map[string]float64 `json:"price_per_hour"`
+			}
+			var c struct {
+				Username                    string `json:"username"`
+				Password                    string `json:"password"`
+				ApplicationCredentialID     string `json:"application_credential_id"`
+				ApplicationCredentialSecret string `json:"application_credential_secret"`
+			}
+			if err := strict(settings, &s, "settings"); err != nil {
+				return nil, err
+			}
+			if err := strict(creds, &c, "credentials"); err != nil {
+				return nil, err
+			}
+			return openstack.New(ctx, openstack.Config{AuthURL: s.AuthURL, Region: s.Region, ProjectID: s.ProjectID, ProjectName: s.ProjectName,
+				DomainName: s.DomainName, Cloud: s.Cloud, Network: s.Network, Subnet: s.Subnet, Image: s.Image, KeyName: s.KeyName,
+				SecurityGroups: s.SecurityGroups, FloatingIPPool: s.FloatingIPPool, PricePerHour: s.PricePerHour,
+				Username: c.Username, Password: c.Password, ApplicationCredentialID: c.ApplicationCredentialID,
+				ApplicationCredentialSecret: c.ApplicationCredentialSecret, Logger: log.With("component", "cloud", "cloud", "openstack")})
 		},
 	}
 }
