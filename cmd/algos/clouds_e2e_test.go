@@ -250,3 +250,70 @@ func hasNode(ns []api.Node, pool, instance string) bool {
 	}
 	return false
 }
+
+// TestBootTimeoutReplaces: a VM whose agent never registers (here: its user data never runs) is
+// replaced after the boot timeout, and the pool's events say so.
+func TestBootTimeoutReplaces(t *testing.T) {
+	t.Parallel()
+	afake := awsfake.New(awsfake.Options{})
+	defer afake.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := testLogger(t)
+	s, err := server.Start(ctx, server.Config{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, AgentBinary: algosBin, BootstrapAccount: "demo",
+		PoolInterval: 100 * time.Millisecond, HeartbeatInterval: 300 * time.Millisecond, BootTimeout: time.Second,
+		CloudFactories: cloudFactories(log),
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: s, client: api.NewClient(s.URL, s.Key), cancel: cancel}
+	t.Cleanup(e.stop)
+	bg := context.Background()
+	settings, _ := json.Marshal(map[string]any{"region": "us-east-1", "subnets": afake.Subnets(), "endpoint": afake.URL, "image": "ami-0abcdef1234567890"})
+	creds, _ := json.Marshal(map[string]string{"access_key_id": awsfake.AccessKeyID, "secret_access_key": awsfake.SecretAccessKey})
+	if _, err := e.client.CreateCloudAccount(bg, api.CreateCloudAccount{Name: "aws", Cloud: "aws", Settings: settings, Credentials: creds}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.CreatePool(bg, api.CreatePool{Name: "mute", Spec: api.PoolSpec{Cloud: "aws", Account: "aws", InstanceType: "m7i.large", DesiredSize: 1, MaxSize: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := aws.New(bg, aws.Config{Region: "us-east-1", Subnets: afake.Subnets(), Endpoint: afake.URL, AccessKeyID: awsfake.AccessKeyID, SecretAccessKey: awsfake.SecretAccessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := func() []string {
+		ms, _ := d.ListMembers(bg, "algos-mute")
+		var ids []string
+		for _, m := range ms {
+			if m.State.Active() {
+				ids = append(ids, m.ID)
+			}
+		}
+		return ids
+	}
+	var first string
+	waitFor(t, 20*time.Second, "the first member", func() bool {
+		if ids := active(); len(ids) == 1 {
+			first = ids[0]
+			return true
+		}
+		return false
+	})
+	waitFor(t, 30*time.Second, "the silent member to be replaced", func() bool {
+		ids := active()
+		return len(ids) == 1 && ids[0] != first
+	})
+	evs, err := e.client.PoolEvents(bg, "mute")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		found = found || (ev.Reason == "BootTimeout" && strings.Contains(ev.Message, first))
+	}
+	if !found {
+		t.Fatalf("no BootTimeout event naming %s: %+v", first, evs)
+	}
+}

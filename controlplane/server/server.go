@@ -49,6 +49,8 @@ type Config struct {
 	// PoolInterval, BootTimeout, HeartbeatInterval: see the pool and fleet packages.
 	PoolInterval      time.Duration
 	HeartbeatInterval time.Duration
+	// BootTimeout: a VM whose agent has not registered this long after launch is replaced.
+	BootTimeout time.Duration
 	// MaxBodyBytes bounds a call's input.
 	MaxBodyBytes int64
 	// AdvertiseURL is the URL cloud VMs reach this control plane at (their boot script downloads
@@ -165,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	agentBin := cfg.AgentBinary
 	pools, err := pool.New(pool.Config{
-		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts,
+		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts, BootTimeout: cfg.BootTimeout,
 		Clouds:   map[string]clouds.Groups{"local": localCloud},
 		UserData: userData(cfg.LocalBoot, agentBin, url, cfg.AdvertiseURL),
 	})
