@@ -19,6 +19,8 @@ import (
 	"github.com/algos-dev/algos/clouds"
 	"github.com/algos-dev/algos/clouds/aws"
 	"github.com/algos-dev/algos/clouds/aws/awsfake"
+	"github.com/algos-dev/algos/clouds/azure"
+	"github.com/algos-dev/algos/clouds/azure/azurefake"
 	"github.com/algos-dev/algos/clouds/gcp"
 	"github.com/algos-dev/algos/clouds/gcp/gcpfake"
 	"github.com/algos-dev/algos/clouds/openstack"
@@ -39,13 +41,36 @@ func TestCloudPools(t *testing.T) {
 	defer gfake.Close()
 	ofake := osfake.New(osfake.Options{})
 	defer ofake.Close()
+	zfake := azurefake.New(azurefake.Options{})
+	azureConfig := func(c azure.Config) azure.Config {
+		// The Azure SDK's fakes are transports, not servers: the account's driver talks to the
+		// fake through them (settings and credentials still go through the account).
+		c.Credential, c.ClientOptions, c.PollInterval = zfake.Credential(), zfake.ClientOptions(), 10*time.Millisecond
+		return c
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	log := testLogger(t)
+	factories := cloudFactories(log)
+	factories["azure"] = func(ctx context.Context, settings, creds json.RawMessage) (clouds.Groups, error) {
+		var st struct {
+			SubscriptionID string   `json:"subscription_id"`
+			ResourceGroup  string   `json:"resource_group"`
+			Location       string   `json:"location"`
+			Zones          []string `json:"zones"`
+			SubnetID       string   `json:"subnet_id"`
+			SSHPublicKey   string   `json:"ssh_public_key"`
+		}
+		if err := strict(settings, &st, "settings"); err != nil {
+			return nil, err
+		}
+		return azure.New(ctx, azureConfig(azure.Config{SubscriptionID: st.SubscriptionID, ResourceGroup: st.ResourceGroup,
+			Location: st.Location, Zones: st.Zones, SubnetID: st.SubnetID, SSHPublicKey: st.SSHPublicKey}))
+	}
 	s, err := server.Start(ctx, server.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: log, AgentBinary: algosBin,
 		BootstrapAccount: "demo", PoolInterval: 200 * time.Millisecond, HeartbeatInterval: 300 * time.Millisecond,
-		CloudFactories: cloudFactories(log),
+		CloudFactories: factories,
 	})
 	if err != nil {
 		cancel()
@@ -64,8 +89,11 @@ func TestCloudPools(t *testing.T) {
 	osSettings := map[string]any{"auth_url": ofake.AuthURL(), "region": osfake.Region, "project_name": osfake.ProjectName,
 		"domain_name": osfake.DomainName, "network": ofake.NetworkID(), "subnet": ofake.SubnetID(), "image": "ubuntu-24.04"}
 	osCreds := map[string]string{"username": osfake.Username, "password": osfake.Password}
+	const sshKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBnotarealkeyjustfortestsxxxxxxxxxxxxxxxx algos@test"
+	azSettings := map[string]any{"subscription_id": zfake.SubscriptionID(), "resource_group": zfake.ResourceGroup(), "location": zfake.Location(),
+		"zones": zfake.Zones(), "subnet_id": zfake.SubnetID(), "ssh_public_key": sshKey}
 	for name, acct := range map[string][2]any{"aws-test": {awsSettings, awsCreds}, "gcp-test": {gcpSettings, map[string]string{}},
-		"openstack-test": {osSettings, osCreds}} {
+		"openstack-test": {osSettings, osCreds}, "azure-test": {azSettings, map[string]string{}}} {
 		settings, _ := json.Marshal(acct[0])
 		creds, _ := json.Marshal(acct[1])
 		cloud := strings.TrimSuffix(name, "-test")
@@ -159,6 +187,25 @@ func TestCloudPools(t *testing.T) {
 			return d
 		},
 		userData: func(id string) string { ud, _ := ofake.UserData(id); return ud },
+	})
+	cases = append(cases, struct {
+		cloud, account, itype, image string
+		zones                        []string
+		stockOut                     func()
+		driver                       func() clouds.Groups
+		userData                     func(id string) string
+	}{
+		cloud: "azure", account: "azure-test", itype: "Standard_NC24ads_A100_v4", zones: zfake.Zones()[:2],
+		stockOut: func() { zfake.StockOut(zfake.Zones()[0], "Standard_NC24ads_A100_v4") },
+		driver: func() clouds.Groups {
+			d, err := azure.New(bg, azureConfig(azure.Config{SubscriptionID: zfake.SubscriptionID(), ResourceGroup: zfake.ResourceGroup(),
+				Location: zfake.Location(), Zones: zfake.Zones(), SubnetID: zfake.SubnetID(), SSHPublicKey: sshKey}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+		userData: func(id string) string { ud, _ := zfake.CustomData(id); return ud },
 	})
 	for _, tc := range cases { // one after the other: each VM's agent listens on port 7070
 		t.Run(tc.cloud, func(t *testing.T) {

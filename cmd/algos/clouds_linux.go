@@ -9,6 +9,7 @@ import (
 
 	"github.com/algos-dev/algos/clouds"
 	"github.com/algos-dev/algos/clouds/aws"
+	"github.com/algos-dev/algos/clouds/azure"
 	"github.com/algos-dev/algos/clouds/gcp"
 	"github.com/algos-dev/algos/clouds/openstack"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
@@ -68,6 +69,31 @@ func cloudFactories(log *slog.Logger) map[string]cloudacct.Factory {
 				cfg.CredentialsJSON = c
 			}
 			return gcp.New(ctx, cfg)
+		},
+		"azure": func(ctx context.Context, settings, creds json.RawMessage) (clouds.Groups, error) {
+			var s struct {
+				SubscriptionID string   `json:"subscription_id"`
+				ResourceGroup  string   `json:"resource_group"`
+				Location       string   `json:"location"`
+				Zones          []string `json:"zones"`
+				SubnetID       string   `json:"subnet_id"`
+				AdminUsername  string   `json:"admin_username"`
+				SSHPublicKey   string   `json:"ssh_public_key"`
+			}
+			var c struct {
+				TenantID     string `json:"tenant_id"`
+				ClientID     string `json:"client_id"`
+				ClientSecret string `json:"client_secret"`
+			}
+			if err := strict(settings, &s, "settings"); err != nil {
+				return nil, err
+			}
+			if err := strict(creds, &c, "credentials"); err != nil {
+				return nil, err
+			}
+			return azure.New(ctx, azure.Config{SubscriptionID: s.SubscriptionID, ResourceGroup: s.ResourceGroup, Location: s.Location,
+				Zones: s.Zones, SubnetID: s.SubnetID, AdminUsername: s.AdminUsername, SSHPublicKey: s.SSHPublicKey,
+				TenantID: c.TenantID, ClientID: c.ClientID, ClientSecret: c.ClientSecret, Logger: log.With("component", "cloud", "cloud", "azure")})
 		},
 		"openstack": func(ctx context.Context, settings, creds json.RawMessage) (clouds.Groups, error) {
 			var s struct {
