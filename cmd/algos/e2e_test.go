@@ -555,3 +555,51 @@ func TestCloudInitBoot(t *testing.T) {
 		t.Fatalf("agent.env mode: %v %v", fi, err)
 	}
 }
+
+// TestScaleFromZero: a pool at 0 nodes, a call arrives, a node is provisioned, a worker
+// starts, the call succeeds; after idle, the worker and then the node go.
+func TestScaleFromZero(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.Start(ctx, server.Config{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), Logger: testLogger(t), AgentBinary: algosBin, BootstrapAccount: "demo",
+		PoolInterval: 200 * time.Millisecond, HeartbeatInterval: 300 * time.Millisecond, ScaleDownAfter: time.Second,
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: s, client: api.NewClient(s.URL, s.Key), cancel: cancel}
+	t.Cleanup(e.stop)
+	bg := context.Background()
+	if _, err := e.client.CreatePool(bg, api.CreatePool{Name: "elastic", Spec: api.PoolSpec{Cloud: "local", InstanceType: "local", MinSize: 0, DesiredSize: 0, MaxSize: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.CreateAlgorithm(bg, "demo", api.CreateAlgorithm{Name: "idle", Settings: api.Manifest{NodePool: "elastic"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.publishDir(e.client, "demo", "idle", filepath.Join("testdata", "algos", "idle"), api.PublishOptions{})
+	if p, _ := e.client.GetPool(bg, "elastic"); p.Size != 0 {
+		t.Fatalf("pool elastic starts with %d nodes", p.Size)
+	}
+	e.call("demo/idle?timeout=60", `1`).expect(t, 200, `"awake"`)
+	if p, _ := e.client.GetPool(bg, "elastic"); p.Size != 1 || p.Spec.DesiredSize != 1 {
+		t.Fatalf("after the call: %+v", p)
+	}
+	waitFor(t, 30*time.Second, "the idle node to be drained and removed", func() bool {
+		p, err := e.client.GetPool(bg, "elastic")
+		return err == nil && p.Size == 0 && p.Spec.DesiredSize == 0 && len(e.srv.Fleet.Nodes()) == 0
+	})
+	evs, _ := e.client.PoolEvents(bg, "elastic")
+	reasons := map[string]bool{}
+	for _, ev := range evs {
+		reasons[ev.Reason] = true
+	}
+	for _, want := range []string{"ScaledUp", "Draining", "ScaledDown"} {
+		if !reasons[want] {
+			t.Fatalf("no %s event: %+v", want, evs)
+		}
+	}
+	// And from zero again.
+	e.call("demo/idle?timeout=60", `1`).expect(t, 200, `"awake"`)
+}

@@ -54,6 +54,33 @@ type Node struct {
 	mu       sync.Mutex
 	lastSeen time.Time
 	workers  []api.WorkerStats
+	draining bool
+}
+
+// Draining reports whether the node takes no new calls (it is about to be removed).
+func (n *Node) Draining() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.draining
+}
+
+// SetDraining marks a node as taking no new calls, or takes the mark back.
+func (n *Node) SetDraining(d bool) {
+	n.mu.Lock()
+	n.draining = d
+	n.mu.Unlock()
+}
+
+// Idle reports whether the node last reported no worker at all (no call can be running on it).
+func (n *Node) Idle() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, w := range n.workers {
+		if w.Workers > 0 || w.Queued > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // InvokeToken is the secret to present to the agent, empty until its first heartbeat.

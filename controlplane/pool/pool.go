@@ -45,7 +45,10 @@ type Config struct {
 	// BootTimeout: a member whose agent has not registered this long after launch, or whose
 	// node stopped heartbeating this long ago, is replaced (default 3m).
 	BootTimeout time.Duration
-	Now         func() time.Time
+	// ScaleDownAfter: a node of an autoscaled pool (min_size < max_size) that has run no worker
+	// this long is drained and removed, down to min_size (default 5m).
+	ScaleDownAfter time.Duration
+	Now            func() time.Time
 }
 
 // Reconciler is safe for concurrent use.
@@ -58,6 +61,35 @@ type Reconciler struct {
 	status map[string]string
 	opMu   sync.Mutex // one reconcile at a time
 	events eventLog
+
+	demandMu  sync.Mutex
+	demand    map[string]time.Time // pool ("" = any) → when a call last found no ready node
+	idleSince map[string]time.Time // node ID → since when it has run no worker
+}
+
+// Demand records that a call is waiting for a node of pool ("" = any pool) and triggers a
+// reconcile, which grows an autoscaled pool from zero. It never blocks.
+func (r *Reconciler) Demand(pool string) {
+	r.demandMu.Lock()
+	if r.demand == nil {
+		r.demand = map[string]time.Time{}
+	}
+	r.demand[pool] = r.cfg.Now()
+	r.demandMu.Unlock()
+	r.Trigger()
+}
+
+// demanded reports whether a call has wanted a node of pool (or of any pool) in the last d.
+func (r *Reconciler) demanded(pool string, d time.Duration) bool {
+	r.demandMu.Lock()
+	defer r.demandMu.Unlock()
+	now := r.cfg.Now()
+	for _, k := range []string{pool, ""} {
+		if t, ok := r.demand[k]; ok && now.Sub(t) < d {
+			return true
+		}
+	}
+	return false
 }
 
 // Events returns a pool's recent events, oldest first (kept in memory: a restart forgets them).
@@ -89,6 +121,9 @@ func New(cfg Config) (*Reconciler, error) {
 	}
 	if cfg.BootTimeout <= 0 {
 		cfg.BootTimeout = 3 * time.Minute
+	}
+	if cfg.ScaleDownAfter <= 0 {
+		cfg.ScaleDownAfter = 5 * time.Minute
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -301,8 +336,92 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 			r.event(p.Name, "Normal", "NodeRemoved", "node %s removed: its instance %s is gone", n.ID, inst)
 		}
 	}
+	if spec.MinSize < spec.MaxSize {
+		if err := r.autoscale(ctx, g, p, spec, byInstance, active); err != nil {
+			return err
+		}
+	}
 	r.setStatus(p.Name, fmt.Sprintf("%d of %d node(s) ready", ready, spec.DesiredSize))
 	return nil
+}
+
+// autoscale grows a pool from zero when calls wait for it, and drains and removes nodes that
+// have run no worker for ScaleDownAfter, down to the pool's min_size. A draining node takes no
+// new calls and goes only once it is still idle at the next pass (no call can be running on a
+// node without workers).
+func (r *Reconciler) autoscale(ctx context.Context, g clouds.Groups, p store.Pool, spec api.PoolSpec, byInstance map[string]*fleet.Node, active map[string]bool) error {
+	now := r.cfg.Now()
+	if len(active) == 0 && spec.DesiredSize < spec.MaxSize && r.demanded(p.Name, 30*time.Second) {
+		return r.setDesired(ctx, g, p, spec, spec.DesiredSize+1, "ScaledUp", "a call is waiting for a node: desired size %d → %d")
+	}
+	r.demandMu.Lock()
+	if r.idleSince == nil {
+		r.idleSince = map[string]time.Time{}
+	}
+	r.demandMu.Unlock()
+	for inst, n := range byInstance {
+		if !active[inst] || !r.cfg.Fleet.Ready(n) {
+			continue
+		}
+		r.demandMu.Lock()
+		since, seen := r.idleSince[n.ID]
+		switch {
+		case !n.Idle():
+			delete(r.idleSince, n.ID)
+			seen = false
+		case !seen:
+			r.idleSince[n.ID] = now
+		}
+		r.demandMu.Unlock()
+		if !seen || now.Sub(since) < r.cfg.ScaleDownAfter || spec.DesiredSize <= spec.MinSize {
+			if n.Draining() && !n.Idle() {
+				n.SetDraining(false)
+			}
+			continue
+		}
+		if !n.Draining() {
+			n.SetDraining(true) // no new calls; removed at the next pass if still idle
+			r.event(p.Name, "Normal", "Draining", "node %s has run no worker for %s: draining it", n.ID, now.Sub(since).Round(time.Second))
+			continue
+		}
+		if err := g.RemoveMember(ctx, groupName(p.Name), inst, true); err != nil {
+			return fmt.Errorf("remove idle member %s: %w", inst, err)
+		}
+		if err := r.cfg.Fleet.Remove(ctx, n.ID); err != nil {
+			return err
+		}
+		r.demandMu.Lock()
+		delete(r.idleSince, n.ID)
+		r.demandMu.Unlock()
+		spec.DesiredSize--
+		if err := r.saveSpec(ctx, p, spec); err != nil {
+			return err
+		}
+		r.event(p.Name, "Normal", "ScaledDown", "node %s removed after %s without work: desired size %d → %d", n.ID, now.Sub(since).Round(time.Second), spec.DesiredSize+1, spec.DesiredSize)
+	}
+	return nil
+}
+
+func (r *Reconciler) setDesired(ctx context.Context, g clouds.Groups, p store.Pool, spec api.PoolSpec, desired int, reason, format string) error {
+	old := spec.DesiredSize
+	spec.DesiredSize = desired
+	if err := g.ResizeGroup(ctx, groupName(p.Name), desired); err != nil {
+		return fmt.Errorf("resize group to %d: %w", desired, err)
+	}
+	if err := r.saveSpec(ctx, p, spec); err != nil {
+		return err
+	}
+	r.event(p.Name, "Normal", reason, format, old, desired)
+	return nil
+}
+
+func (r *Reconciler) saveSpec(ctx context.Context, p store.Pool, spec api.PoolSpec) error {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	p.Spec, p.UpdatedAt = b, r.cfg.Now().UTC()
+	return r.cfg.Store.UpdatePool(ctx, p)
 }
 
 func validate(name string, s *api.PoolSpec) error {

@@ -47,6 +47,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// MaxReplyBytes bounds an agent's reply (default 64 MiB).
 	MaxReplyBytes int64
+	// NoNode is told when a call finds no ready node for a version (pool "" = any pool), so
+	// that a pool can grow from zero. It must not block.
+	NoNode func(pool string)
 }
 
 // Reply is a worker's answer to a call.
@@ -113,7 +116,7 @@ func (r *Router) pick(version, pool string) (*fleet.Node, *load) {
 	var best, warm *fleet.Node
 	var bestLoad, warmLoad *load
 	for _, n := range r.cfg.Fleet.ReadyNodes() {
-		if pool != "" && n.Pool != pool {
+		if (pool != "" && n.Pool != pool) || n.Draining() {
 			continue
 		}
 		l := r.loadOf(n.ID)
@@ -153,6 +156,9 @@ func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine [
 		changed := r.cfg.Fleet.Changed()
 		if n, l = r.pick(v.ID, v.Manifest.NodePool); n != nil {
 			break
+		}
+		if r.cfg.NoNode != nil {
+			r.cfg.NoNode(v.Manifest.NodePool)
 		}
 		select {
 		case <-changed:

@@ -51,6 +51,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// BootTimeout: a VM whose agent has not registered this long after launch is replaced.
 	BootTimeout time.Duration
+	// ScaleDownAfter: an autoscaled pool's node idle this long is drained and removed.
+	ScaleDownAfter time.Duration
 	// MaxBodyBytes bounds a call's input.
 	MaxBodyBytes int64
 	// AdvertiseURL is the URL cloud VMs reach this control plane at (their boot script downloads
@@ -129,7 +131,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	rt, err := router.New(router.Config{Fleet: fl, Logger: log})
+	var pools *pool.Reconciler // the router tells it when calls wait for a node
+	rt, err := router.New(router.Config{Fleet: fl, Logger: log, NoNode: func(p string) {
+		if pools != nil {
+			pools.Demand(p)
+		}
+	}})
 	if err != nil {
 		return fail(err)
 	}
@@ -166,8 +173,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	agentBin := cfg.AgentBinary
-	pools, err := pool.New(pool.Config{
-		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts, BootTimeout: cfg.BootTimeout,
+	pools, err = pool.New(pool.Config{
+		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts, BootTimeout: cfg.BootTimeout, ScaleDownAfter: cfg.ScaleDownAfter,
 		Clouds:   map[string]clouds.Groups{"local": localCloud},
 		UserData: userData(cfg.LocalBoot, agentBin, url, cfg.AdvertiseURL),
 	})
