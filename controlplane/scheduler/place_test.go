@@ -148,19 +148,20 @@ func TestPlaceNodes(t *testing.T) {
 
 func TestPlaceGPUPacking(t *testing.T) {
 	t.Parallel()
+	// Eight small models (distinct versions), placed one after the other, share one card.
 	view := View{Nodes: []Node{gpuNode("g", 2, 81920)}}
-	small := Request{Version: "small", CPU: 1, MemoryMiB: 1024, GPUMemMiB: 10240, Count: 8}
-	plan, err := Place(view, small)
-	if err != nil {
-		t.Fatalf("Place small: %v", err)
-	}
-	for i, pl := range plan.Placements {
-		a := pl.Allocation
+	for i := range 8 {
+		small := Request{Version: fmt.Sprintf("small%d", i), CPU: 1, MemoryMiB: 1024, GPUMemMiB: 10240}
+		plan, err := Place(view, small)
+		if err != nil {
+			t.Fatalf("Place small %d: %v", i, err)
+		}
+		a := plan.Placements[0].Allocation
 		if a.SharedGPU != "g-gpu0" || a.GPUMemMiB != 10240 || len(a.GPUs) != 0 {
 			t.Errorf("small %d: allocation %+v, want a 10240 MiB share of g-gpu0", i, a)
 		}
+		view = view.Apply(plan)
 	}
-	view = view.Apply(plan)
 
 	// The card is full: a ninth small model opens the second GPU.
 	plan9, err := Place(view, Request{Version: "small", CPU: 1, MemoryMiB: 1024, GPUMemMiB: 10240})
