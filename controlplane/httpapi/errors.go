@@ -11,6 +11,7 @@ import (
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
+	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
@@ -43,7 +44,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.Is(err, auth.ErrForbidden):
 		status, typ, msg = http.StatusForbidden, api.ErrTypeAuth, err.Error()
 	case errors.Is(err, errInput), errors.Is(err, registry.ErrInvalid), errors.Is(err, auth.ErrInvalid),
-		errors.Is(err, fleet.ErrInvalid), errors.Is(err, pool.ErrInvalid), errors.Is(err, cloudacct.ErrInvalid):
+		errors.Is(err, fleet.ErrInvalid), errors.Is(err, pool.ErrInvalid), errors.Is(err, cloudacct.ErrInvalid),
+		errors.Is(err, data.ErrInvalid):
 		status, typ, msg = http.StatusBadRequest, api.ErrTypeInput, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, typ, msg = http.StatusNotFound, api.ErrTypeNotFound, err.Error()

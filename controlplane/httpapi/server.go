@@ -10,10 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
+	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/invoke"
 	"github.com/algos-dev/algos/controlplane/pool"
@@ -40,6 +42,8 @@ type Config struct {
 	// AgentBinary is the algos binary served to booting VMs at /v1/agent/download (this
 	// process's own executable: it runs on runtime.GOOS/GOARCH).
 	AgentBinary string
+	// Data serves the Data API under /v1/data/ (optional: without it those paths are 404).
+	Data *data.Service
 }
 
 // Handler is the API's http.Handler.
@@ -68,7 +72,13 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), dataPrefix); ok && h.cfg.Data != nil {
+		h.serveData(w, r, rest) // before the mux, which would redirect ".." paths
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
 

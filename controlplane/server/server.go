@@ -23,6 +23,8 @@ import (
 	"github.com/algos-dev/algos/clouds/local"
 	"github.com/algos-dev/algos/controlplane/auth"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
+	"github.com/algos-dev/algos/controlplane/data"
+	"github.com/algos-dev/algos/controlplane/data/rootblob"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/httpapi"
 	"github.com/algos-dev/algos/controlplane/invoke"
@@ -119,6 +121,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(fmt.Errorf("open blob store: %w", err))
 	}
 	cleanup = append(cleanup, func() { bucket.Close() })
+	// The Data API's files: a directory reached only through os.Root, never through a link.
+	dataBucket, err := rootblob.OpenBucket(filepath.Join(cfg.DataDir, "datastore"), nil)
+	if err != nil {
+		return fail(fmt.Errorf("open data store: %w", err))
+	}
+	cleanup = append(cleanup, func() { dataBucket.Close() })
 	keys, err := auth.New(auth.Config{Store: st, Logger: log})
 	if err != nil {
 		return fail(err)
@@ -141,6 +149,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	dataSvc, err := data.New(data.Config{Store: st, Bucket: dataBucket, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -183,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Logger: log,
-		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary})
+		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary, Data: dataSvc})
 	if err != nil {
 		cancelBase()
 		return fail(err)
@@ -233,6 +245,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_ = localCloud.Close(context.Background())
 		wg.Wait()
 		_ = bucket.Close()
+		_ = dataBucket.Close()
 		_ = st.Close()
 		close(s.done)
 	}()

@@ -20,6 +20,7 @@ type Store interface {
 	Nodes
 	Requests
 	CloudAccounts
+	Collections
 	// Close releases the store's resources. Calls after Close fail.
 	Close() error
 }
@@ -125,6 +126,41 @@ type CloudAccounts interface {
 	UpdateCloudAccount(ctx context.Context, a CloudAccount) error
 	// DeleteCloudAccount is idempotent.
 	DeleteCloudAccount(ctx context.Context, name string) error
+}
+
+// Collections are the Data API's collections: named containers of files (data://owner/name/…)
+// with a read ACL. The files themselves live in the blob store; this is their metadata.
+type Collections interface {
+	// CreateCollection fails with ErrConflict when owner/name exists.
+	CreateCollection(ctx context.Context, c Collection) error
+	// GetCollection fails with ErrNotFound.
+	GetCollection(ctx context.Context, owner, name string) (Collection, error)
+	// ListCollections returns an account's collections ordered by name.
+	ListCollections(ctx context.Context, owner string) ([]Collection, error)
+	// UpdateCollection replaces the ACL of an existing collection; ErrNotFound.
+	UpdateCollection(ctx context.Context, c Collection) error
+	// DeleteCollection is idempotent.
+	DeleteCollection(ctx context.Context, owner, name string) error
+}
+
+// CollectionACL says who may read a collection's files. Only its owner ever writes them.
+type CollectionACL string
+
+const (
+	// ACLPublic: anyone with a key that may read data.
+	ACLPublic CollectionACL = "public"
+	// ACLMyAlgorithms: the owner and calls of the owner's algorithms (Algorithmia's default).
+	ACLMyAlgorithms CollectionACL = "my_algorithms"
+	// ACLPrivate: the owner only.
+	ACLPrivate CollectionACL = "private"
+)
+
+// Collection is a Data API collection.
+type Collection struct {
+	Owner     string
+	Name      string
+	ACL       CollectionACL
+	CreatedAt time.Time
 }
 
 // CloudAccount is a cloud account: which cloud, its non-secret settings (region, project, …) as

@@ -9,7 +9,8 @@
 //   - Key.Algos keeps nil and empty apart: nil comes back nil, an empty list comes back empty
 //     and non-nil (an empty allow-list must not turn into "no list").
 //   - Listings: ListKeys newest first, ListAlgorithms by name, ListVersions in the order the
-//     versions were created (even with equal CreatedAt), ListPendingRequests oldest first.
+//     versions were created (even with equal CreatedAt), ListPendingRequests oldest first,
+//     ListCollections by name.
 //   - Writes from many goroutines at once all succeed; racing creates of one object give one
 //     success and ErrConflict for the rest.
 //   - After Close, methods fail with ErrClosed; a second Close returns nil or ErrClosed.
@@ -44,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Nodes", nodeTests()},
 		{"Requests", requestTests()},
 		{"CloudAccounts", cloudAccountTests()},
+		{"Collections", collectionTests()},
 		{"Values", valueTests()},
 		{"Concurrency", concurrencyTests()},
 		{"Close", closeTests()},
