@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/algos-dev/algos/agent/artifact"
+	"github.com/algos-dev/algos/agent/gpu"
 	"github.com/algos-dev/algos/agent/worker"
 	"github.com/algos-dev/algos/api"
 )
@@ -51,6 +52,12 @@ type Config struct {
 	GoSDK             map[string][]byte
 	// StopGrace bounds a worker's stop (SIGTERM → SIGKILL).
 	StopGrace time.Duration
+	// GPU is the node's GPU driver. nil: NVML (gpu.Open), which finds no GPU without the NVIDIA
+	// driver or in a build without cgo.
+	GPU gpu.Driver
+	// GPUSampleInterval is how often the GPU memory of workers with a declared share is read.
+	// Default 1s.
+	GPUSampleInterval time.Duration
 }
 
 // Validate checks the configuration and fills defaults.
@@ -75,6 +82,10 @@ type Agent struct {
 	pool        *worker.Pool
 	cache       *artifact.Cache
 	join        *api.Client
+	gpuDriver   gpu.Driver
+	gpuClose    func()
+	gpuUnits    int // what the allocator grants; 0 on a node without GPUs
+	gpus        *GPUWorkers
 
 	mu       sync.Mutex
 	nodeID   string
@@ -97,6 +108,9 @@ func New(cfg Config) (*Agent, error) {
 	var err error
 	a.pool, err = worker.NewPool(worker.PoolConfig{Logger: cfg.Logger.With("component", "worker"), RunDir: filepath.Join(cfg.DataDir, "run"), StopGrace: cfg.StopGrace})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.openGPUs(); err != nil {
 		return nil, err
 	}
 	a.cache, err = artifact.New(artifact.Config{
@@ -122,8 +136,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	var wg sync.WaitGroup
 	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = a.pool.Run(poolCtx) }()
+	go func() { defer wg.Done(); _ = a.gpus.Sampler.Run(poolCtx) }()
 	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
 	a.log.Info("agent listening", "address", adv, "instance_id", a.cfg.InstanceID)
 
@@ -134,6 +149,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancel()
 	stopPool()
 	wg.Wait()
+	a.gpuClose()
 	a.log.Info("agent stopped")
 	return nil
 }
@@ -165,7 +181,7 @@ func (a *Agent) loop(ctx context.Context, advertise string) {
 		node, id := a.node, a.nodeID
 		a.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := node.Heartbeat(hctx, id, api.Heartbeat{InvokeToken: a.invokeToken, Workers: a.stats()})
+		err := node.Heartbeat(hctx, id, api.Heartbeat{InvokeToken: a.invokeToken, Workers: a.stats(), Capacity: a.gpuCapacity()})
 		cancel()
 		var ae *api.Error
 		if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusNotFound) {
@@ -182,7 +198,7 @@ func (a *Agent) register(ctx context.Context, advertise string) error {
 	defer cancel()
 	host, _ := os.Hostname()
 	reg, err := a.join.RegisterNode(rctx, api.RegisterNode{InstanceID: a.cfg.InstanceID, Hostname: host, Address: advertise,
-		Capacity: capacity(), InvokeToken: a.invokeToken})
+		Capacity: a.capacity(), InvokeToken: a.invokeToken})
 	if err != nil {
 		return err
 	}
@@ -262,9 +278,17 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(mrand.Int64N(int64(d)/2+1))
 }
 
-// capacity reports this machine's CPUs and memory.
-func capacity() api.Capacity {
+// capacity reports this machine's CPUs, memory and GPUs.
+func (a *Agent) capacity() api.Capacity {
 	c := api.Capacity{CPU: float64(runtime.NumCPU())}
+	if a.gpuUnits > 0 {
+		if inv, err := a.gpuDriver.Inventory(); err == nil {
+			c.GPUDevices = inv.API()
+			c.GPUs = len(c.GPUDevices)
+		} else {
+			a.log.Warn("reading the GPUs failed", "err", err)
+		}
+	}
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return c
@@ -278,4 +302,105 @@ func capacity() api.Capacity {
 		}
 	}
 	return c
+}
+
+// openGPUs opens the GPU driver (Config.GPU, else NVML), reads the inventory the allocator
+// grants from, and sets up the sampler. A driver that fails leaves a node without GPUs.
+func (a *Agent) openGPUs() error {
+	a.gpuDriver, a.gpuClose = a.cfg.GPU, func() {}
+	if a.gpuDriver == nil {
+		d, closeFn, err := gpu.Open()
+		if err != nil {
+			a.log.Warn("NVML failed; this node offers no GPU", "err", err)
+			d, closeFn = gpu.None{Reason: err.Error()}, func() {}
+		}
+		a.gpuDriver, a.gpuClose = d, closeFn
+	}
+	inv, err := a.gpuDriver.Inventory()
+	if err != nil {
+		a.log.Warn("reading the GPUs failed; this node offers no GPU", "err", err)
+		inv = gpu.Inventory{}
+	}
+	for _, p := range inv.Problems {
+		a.log.Warn("a GPU is left out", "problem", p)
+	}
+	alloc := gpu.NewAllocator(inv)
+	a.gpuUnits = alloc.Units()
+	if none, ok := a.gpuDriver.(gpu.None); ok {
+		a.log.Info("no GPU", "reason", none.Reason)
+	} else {
+		a.log.Info("GPUs", "devices", len(inv.Devices), "grantable", a.gpuUnits, "driver_version", inv.DriverVersion)
+	}
+	sampler, err := gpu.NewSampler(gpu.SamplerConfig{Driver: a.gpuDriver, Interval: a.cfg.GPUSampleInterval, Logger: a.cfg.Logger})
+	if err != nil {
+		return err
+	}
+	a.gpus = &GPUWorkers{Alloc: alloc, Sampler: sampler, Pool: a.pool, Logger: a.cfg.Logger}
+	return nil
+}
+
+// gpuCapacity is the capacity a heartbeat repeats (fresh GPU used memory), nil without GPUs.
+func (a *Agent) gpuCapacity() *api.Capacity {
+	if a.gpuUnits == 0 {
+		return nil
+	}
+	c := a.capacity()
+	return &c
+}
+
+// GPUWorkers grants GPUs to worker processes and stops the workers that hold more GPU memory
+// than they declared: the glue between gpu.Allocator, gpu.Sampler and worker.Pool that the
+// agent uses for every version asking for GPUs, and that `algos gpu-check` drives on a real GPU.
+type GPUWorkers struct {
+	Alloc   *gpu.Allocator
+	Sampler *gpu.Sampler // its Run must be running for shares to be enforced
+	Pool    *worker.Pool
+	Logger  *slog.Logger
+}
+
+// Acquire returns the worker.Spec.Acquire hook of workers that need r. Each worker process gets
+// its own grant (CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES name its GPUs' UUIDs),
+// released when the process has exited. When r declares GPU memory, the process tree is
+// watched from its start, and a worker holding more than r.LimitMiB() is killed with a
+// *gpu.OutOfMemoryError as the cause. Allocation errors (gpu.ErrNoGPU, *gpu.InsufficientError)
+// fail the start.
+func (g *GPUWorkers) Acquire(r gpu.Request) func(ctx context.Context, workerID string) (*worker.Lease, error) {
+	log := g.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "gpu")
+	return func(ctx context.Context, workerID string) (*worker.Lease, error) {
+		grant, err := g.Alloc.Allocate(r)
+		if err != nil {
+			return nil, err
+		}
+		limit := r.LimitMiB()
+		var mu sync.Mutex
+		var stopWatch func()
+		return &worker.Lease{
+			Env: grant.Env(),
+			Started: func(pid int) {
+				log.Info("worker granted GPUs", "worker_id", workerID, "pid", pid, "gpus", grant.UUIDs, "gpu_memory_mib", limit)
+				if limit <= 0 {
+					return
+				}
+				stop := g.Sampler.Watch(pid, limit, func(used int) {
+					log.Warn("worker exceeds its GPU memory; killing it", "worker_id", workerID, "pid", pid, "used_mib", used, "limit_mib", limit)
+					g.Pool.Kill(workerID, &gpu.OutOfMemoryError{PID: pid, UsedMiB: used, LimitMiB: limit})
+				})
+				mu.Lock()
+				stopWatch = stop
+				mu.Unlock()
+			},
+			Release: func() {
+				mu.Lock()
+				if stopWatch != nil {
+					stopWatch()
+				}
+				mu.Unlock()
+				grant.Release()
+			},
+		}, nil
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/algos-dev/algos/agent/artifact"
+	"github.com/algos-dev/algos/agent/gpu"
 	"github.com/algos-dev/algos/agent/worker"
 	"github.com/algos-dev/algos/api"
 )
@@ -28,6 +29,9 @@ const (
 
 // maxRequestLine bounds a request line from the control plane.
 const maxRequestLine = 64 << 20
+
+// ErrTypeOutOfGPUMemory is api.ErrTypeOutOfGPUMemory (kept for callers of this package).
+const ErrTypeOutOfGPUMemory = api.ErrTypeOutOfGPUMemory
 
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -97,6 +101,11 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadGateway, api.ErrTypeUnavailable, "the node could not look up the version; retry")
 		return
 	}
+	gpuReq := gpu.RequestFor(v.Manifest.Resources)
+	if !gpuReq.Zero() && a.gpuUnits == 0 { // before building a version this node cannot run
+		a.answerErr(w, ctx, vid, isOwner, gpu.ErrNoGPU)
+		return
+	}
 	prep, err := a.cache.Prepare(ctx, v)
 	if err != nil {
 		a.answerErr(w, ctx, vid, isOwner, err)
@@ -106,6 +115,9 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 	spec := worker.Spec{
 		Key: vid + "#" + v.Digest, Dir: prep.Dir, Argv: prep.Argv, Env: prep.Env,
 		MaxInstances: v.Manifest.Scaling.MaxInstances, IdleTimeout: idle, QueueSize: v.Manifest.Scaling.QueueSize,
+	}
+	if !gpuReq.Zero() {
+		spec.Acquire = a.gpus.Acquire(gpuReq)
 	}
 	stdout := r.Header.Get(headerStdout) == "1"
 	res, err := a.pool.Invoke(ctx, spec, line, worker.CallOptions{CaptureLog: stdout})
@@ -131,39 +143,87 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(res.Response)
 }
 
-// answerErr maps a failed call to the envelope. Worker logs go to the algorithm's owner only.
+// answerErr answers a failed call with CallError's envelope and logs what needs logging.
 func (a *Agent) answerErr(w http.ResponseWriter, ctx context.Context, vid string, isOwner bool, err error) {
+	status, body, retryAfter := CallError(err, vid, isOwner)
+	switch {
+	case status == http.StatusInternalServerError:
+		a.log.Error("call failed", "version", vid, "err", err)
+	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable:
+		a.log.Warn("call failed", "version", vid, "error_type", body.ErrorType, "err", err)
+	}
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	fail(w, status, body.ErrorType, body.Message)
+}
+
+// CallError maps a failed call's error to the HTTP status, the envelope and the Retry-After
+// value ("" for none) the agent answers with: the one place where the agent's errors become
+// statuses. Worker logs are quoted only with owner (the caller owns the algorithm).
+//
+// A worker stopped for exceeding its declared GPU memory answers 502 OutOfGpuMemoryError: as
+// for WorkerDiedError, the call failed because its worker died, through the algorithm's doing.
+// A version asking for GPUs answers 503 UnavailableError on a node without GPUs, or whose GPUs
+// are all granted (with Retry-After), or can never hold the request.
+func CallError(err error, vid string, owner bool) (status int, body api.ErrorBody, retryAfter string) {
 	var died *worker.DiedError
 	var start *worker.StartError
+	var oom *gpu.OutOfMemoryError
+	var short *gpu.InsufficientError
 	detail := func(s string) string {
-		if isOwner && s != "" {
+		if owner && s != "" {
 			return "\n" + s
 		}
 		return ""
 	}
+	e := func(st int, typ, msg string) (int, api.ErrorBody, string) {
+		return st, api.ErrorBody{ErrorType: typ, Message: msg}, ""
+	}
 	switch {
 	case errors.Is(err, worker.ErrQueueFull):
-		w.Header().Set("Retry-After", "1")
-		fail(w, http.StatusTooManyRequests, api.ErrTypeRateLimit, "too many calls are waiting for a worker of "+vid+"; retry after a second")
+		st, b, _ := e(http.StatusTooManyRequests, api.ErrTypeRateLimit, "too many calls are waiting for a worker of "+vid+"; retry after a second")
+		return st, b, "1"
 	case errors.Is(err, worker.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		fail(w, http.StatusGatewayTimeout, api.ErrTypeTimeout, "the call ran past its timeout; the worker was stopped. Raise the timeout with ?timeout=SECONDS")
+		return e(http.StatusGatewayTimeout, api.ErrTypeTimeout, "the call ran past its timeout; the worker was stopped. Raise the timeout with ?timeout=SECONDS")
 	case errors.Is(err, context.Canceled):
-		fail(w, 499, api.ErrTypeInternal, "the call was cancelled")
+		return e(499, api.ErrTypeInternal, "the call was cancelled")
+	case errors.As(err, &oom):
+		return e(http.StatusBadGateway, ErrTypeOutOfGPUMemory, fmt.Sprintf(
+			"the algorithm's worker held %d MiB of GPU memory, more than the %d MiB the version declares (resources.gpu_memory_mib), and was stopped: declare more GPU memory or use less%s",
+			oom.UsedMiB, oom.LimitMiB, detail(logOf(err))))
+	case errors.Is(err, gpu.ErrNoGPU):
+		return e(http.StatusServiceUnavailable, api.ErrTypeUnavailable, "no GPU on this node: version "+vid+" asks for GPUs (resources.gpus or gpu_memory_mib) and the node that got the call has none")
+	case errors.As(err, &short) && short.Impossible:
+		return e(http.StatusServiceUnavailable, api.ErrTypeUnavailable, "the GPUs of this node can never run version "+vid+": "+short.Error())
+	case errors.As(err, &short):
+		st, b, _ := e(http.StatusServiceUnavailable, api.ErrTypeUnavailable, "no GPU free on this node for version "+vid+" ("+short.Error()+"); retry later")
+		return st, b, "1"
 	case errors.As(err, &died):
-		a.log.Warn("worker died during a call", "version", vid, "err", err)
-		fail(w, http.StatusBadGateway, api.ErrTypeWorkerDied, "the worker running the call died; it will be replaced"+detail(died.Error()))
+		return e(http.StatusBadGateway, api.ErrTypeWorkerDied, "the worker running the call died; it will be replaced"+detail(died.Error()))
 	case errors.As(err, &start):
-		a.log.Warn("worker failed to start", "version", vid, "err", err)
-		fail(w, http.StatusBadGateway, api.ErrTypeWorkerStart, "the algorithm's worker failed to start: check its load step"+detail(start.Error()))
+		return e(http.StatusBadGateway, api.ErrTypeWorkerStart, "the algorithm's worker failed to start: check its load step"+detail(start.Error()))
 	case errors.Is(err, artifact.ErrBuild):
-		a.log.Warn("version build failed", "version", vid, "err", err)
-		fail(w, http.StatusBadGateway, api.ErrTypeWorkerStart, "building the version on the node failed"+detail(err.Error()))
+		return e(http.StatusBadGateway, api.ErrTypeWorkerStart, "building the version on the node failed"+detail(err.Error()))
 	case errors.Is(err, worker.ErrResponseTooLarge):
-		fail(w, http.StatusBadGateway, api.ErrTypeAlgorithm, "the algorithm's result is too large: write it to the Data API and return its URI")
+		return e(http.StatusBadGateway, api.ErrTypeAlgorithm, "the algorithm's result is too large: write it to the Data API and return its URI")
 	case errors.Is(err, worker.ErrInvalidRequest):
-		fail(w, http.StatusBadRequest, api.ErrTypeInput, "the request line is not valid for the worker protocol")
+		return e(http.StatusBadRequest, api.ErrTypeInput, "the request line is not valid for the worker protocol")
 	default:
-		a.log.Error("call failed", "version", vid, "err", err)
-		fail(w, http.StatusInternalServerError, api.ErrTypeInternal, fmt.Sprintf("the node failed to run the call (%s)", vid))
+		return e(http.StatusInternalServerError, api.ErrTypeInternal, fmt.Sprintf("the node failed to run the call (%s)", vid))
 	}
+}
+
+// logOf returns the description, with the worker's log tail, of the *DiedError or *StartError
+// in err.
+func logOf(err error) string {
+	var died *worker.DiedError
+	var start *worker.StartError
+	switch {
+	case errors.As(err, &died):
+		return died.Error()
+	case errors.As(err, &start):
+		return start.Error()
+	}
+	return ""
 }

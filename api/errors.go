@@ -8,19 +8,20 @@ import (
 // Error types (the envelope's error_type) that algos answers with. Algorithmia's names are kept
 // where Algorithmia had one.
 const (
-	ErrTypeAlgorithm     = "AlgorithmError"        // the algorithm raised or returned an error
-	ErrTypeInput         = "InputError"            // the request is malformed (400)
-	ErrTypeAuth          = "AuthorizationError"    // missing, invalid or revoked key (401/403)
-	ErrTypeNotFound      = "NotFoundError"         // unknown algorithm, version or object (404)
-	ErrTypeConflict      = "ConflictError"         // exists already (409)
-	ErrTypeTooLarge      = "EntityTooLargeError"   // request body above the limit (413)
-	ErrTypeRateLimit     = "RateLimitError"        // queue full or rate limited (429)
-	ErrTypeTimeout       = "AlgorithmTimeoutError" // the call ran past its timeout (504)
-	ErrTypeWorkerDied    = "WorkerDiedError"       // the worker process died during the call (502)
-	ErrTypeWorkerStart   = "WorkerStartError"      // the worker failed to start or to build (502)
-	ErrTypeUnavailable   = "UnavailableError"      // no node can run the call now (503)
-	ErrTypeInternal      = "InternalError"         // a fault of algos itself (500)
-	ErrTypeMethodAllowed = "MethodNotAllowedError"
+	ErrTypeAlgorithm      = "AlgorithmError"        // the algorithm raised or returned an error
+	ErrTypeInput          = "InputError"            // the request is malformed (400)
+	ErrTypeAuth           = "AuthorizationError"    // missing, invalid or revoked key (401/403)
+	ErrTypeNotFound       = "NotFoundError"         // unknown algorithm, version or object (404)
+	ErrTypeConflict       = "ConflictError"         // exists already (409)
+	ErrTypeTooLarge       = "EntityTooLargeError"   // request body above the limit (413)
+	ErrTypeRateLimit      = "RateLimitError"        // queue full or rate limited (429)
+	ErrTypeTimeout        = "AlgorithmTimeoutError" // the call ran past its timeout (504)
+	ErrTypeWorkerDied     = "WorkerDiedError"       // the worker process died during the call (502)
+	ErrTypeWorkerStart    = "WorkerStartError"      // the worker failed to start or to build (502)
+	ErrTypeOutOfGPUMemory = "OutOfGpuMemoryError"   // the worker exceeded its declared GPU memory and was stopped (502)
+	ErrTypeUnavailable    = "UnavailableError"      // no node can run the call now (503)
+	ErrTypeInternal       = "InternalError"         // a fault of algos itself (500)
+	ErrTypeMethodAllowed  = "MethodNotAllowedError"
 )
 
 // ErrorBody is the inside of Algorithmia's error envelope.

@@ -189,7 +189,24 @@ type CreatePool struct {
 type Capacity struct {
 	CPU       float64 `json:"cpu"`
 	MemoryMiB int     `json:"memory_mib"`
-	GPUs      int     `json:"gpus"`
+	// GPUs counts GPUDevices: what a worker can be granted (whole GPUs and MIG devices).
+	GPUs int `json:"gpus"`
+	// GPUDevices lists the node's GPUs not in MIG mode and its MIG devices, with their used
+	// memory as of the report.
+	GPUDevices []GPUDevice `json:"gpu_devices,omitempty"`
+}
+
+// GPUDevice is a GPU (or a MIG device) of a node.
+type GPUDevice struct {
+	UUID string `json:"uuid"` // "GPU-…", or "MIG-…" for a MIG device
+	// Model is the product name, e.g. "NVIDIA H100 80GB HBM3"; a MIG device's ends with
+	// " MIG <profile>", e.g. " MIG 1g.10gb".
+	Model     string `json:"model"`
+	MemoryMiB int    `json:"memory_mib"`
+	UsedMiB   int    `json:"used_mib"`
+	// MIG: this is a MIG device, a slice of the GPU ParentUUID.
+	MIG        bool   `json:"mig,omitempty"`
+	ParentUUID string `json:"parent_uuid,omitempty"`
 }
 
 // WorkerStats is a node's view of the workers of one version.
@@ -236,6 +253,8 @@ type NodeRegistration struct {
 type Heartbeat struct {
 	InvokeToken string        `json:"invoke_token"`
 	Workers     []WorkerStats `json:"workers"`
+	// Capacity repeats the node's capacity with fresh GPU used memory (nodes with GPUs only).
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // NodeVersion is what an agent needs to run a version: GET /v1/nodes/{id}/versions/{vid}.

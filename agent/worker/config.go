@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -98,6 +99,12 @@ type Spec struct {
 	QueueSize int
 	// StartTimeout bounds the load step (up to PIPE_INIT_COMPLETE). Default 2m.
 	StartTimeout time.Duration
+	// Acquire, when set, is called before each worker process of the Key starts, with the
+	// worker's ID, to reserve what the process needs (GPUs): see Lease. ctx ends when the pool
+	// stops the worker or after StartTimeout. An error fails the start with an *AcquireError
+	// that wraps it: the calls waiting on the Key get it, unless other workers of the Key
+	// remain to serve them. Called from the pool's goroutines, never under its lock.
+	Acquire func(ctx context.Context, workerID string) (*Lease, error)
 }
 
 func (s Spec) withDefaults() Spec {

@@ -31,7 +31,27 @@ var (
 	// ErrProtocol: the worker broke the protocol (for example it wrote a response nobody asked
 	// for); it was killed.
 	ErrProtocol = errors.New("worker: protocol violation")
+	// ErrAcquireFailed: Spec.Acquire failed, so no worker could start; see *AcquireError.
+	ErrAcquireFailed = errors.New("worker: acquiring the worker's resources failed")
+	// ErrKilled is the cause of a Pool.Kill given none.
+	ErrKilled = errors.New("worker: killed")
 )
+
+// AcquireError: Spec.Acquire failed for a worker about to start. errors.Is(err,
+// ErrAcquireFailed) holds; Unwrap gives Acquire's error, so errors.Is and errors.As see it too.
+type AcquireError struct {
+	WorkerID string
+	Err      error
+}
+
+func (e *AcquireError) Error() string {
+	return fmt.Sprintf("worker %s could not start: %v", e.WorkerID, e.Err)
+}
+
+// Is makes errors.Is(err, ErrAcquireFailed) hold.
+func (e *AcquireError) Is(target error) bool { return target == ErrAcquireFailed }
+
+func (e *AcquireError) Unwrap() error { return e.Err }
 
 // errorTailBytes bounds the log tail quoted in Error strings; the full tail is in the Log field.
 const errorTailBytes = 2 << 10

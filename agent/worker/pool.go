@@ -59,6 +59,7 @@ type worker struct {
 	idleSince time.Time
 	stopping  bool
 	stop      chan struct{} // closed when the pool wants the worker gone
+	cause     error         // why Kill killed it; nil otherwise
 }
 
 // waiter is a call waiting for a worker. Once done is closed, exactly one of w and err is set.
@@ -142,12 +143,15 @@ func (p *Pool) Invoke(ctx context.Context, spec Spec, request []byte, opts CallO
 		return nil, ctxError(ctx, "waiting for a worker")
 	}
 	res, err := w.proc.call(ctx, req, opts.CaptureLog)
-	stopped := p.release(w)
+	stopped, cause := p.release(w)
 	if err != nil {
 		if errors.Is(err, ErrTimeout) || errors.Is(err, context.Canceled) {
 			p.log.Info("call ended while running; worker killed", "worker_id", w.id, "key", spec.Key, "error", err)
 		}
-		if stopped && errors.Is(err, ErrWorkerDied) {
+		switch {
+		case cause != nil && errors.Is(err, ErrWorkerDied):
+			err = fmt.Errorf("%w: %w", cause, err)
+		case stopped && errors.Is(err, ErrWorkerDied):
 			err = fmt.Errorf("%w: %w", ErrClosed, err)
 		}
 		return nil, err
@@ -272,16 +276,16 @@ func (p *Pool) acquire(ctx context.Context, spec Spec) (*worker, bool, error) {
 
 // release takes a worker back after a call: to the next waiter, to the idle list, or, when
 // it is dead or being stopped, nowhere (runWorker removes it). It reports whether the pool
-// had asked the worker to stop.
-func (p *Pool) release(w *worker) (stopped bool) {
+// had asked the worker to stop, and the cause given to Kill.
+func (p *Pool) release(w *worker) (stopped bool, cause error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w.stopping || !w.proc.usable() {
 		w.state = stateStopping
-		return w.stopping
+		return w.stopping, w.cause
 	}
 	p.availableLocked(w)
-	return false
+	return false, nil
 }
 
 // availableLocked gives a ready worker to the first waiter, or makes it idle.
@@ -344,8 +348,22 @@ func (p *Pool) stopLocked(w *worker) {
 func (p *Pool) runWorker(w *worker, spec Spec) {
 	defer p.wg.Done()
 	log := p.log.With("worker_id", w.id, "key", spec.Key)
+	lease, err := p.acquireLease(w, spec)
+	if err != nil {
+		p.startFailed(w, log, err)
+		return
+	}
+	release := func() {
+		if lease != nil {
+			lease.Release()
+		}
+	}
+	if lease != nil && len(lease.Env) > 0 {
+		spec.Env = append(slices.Clip(spec.Env), lease.Env...)
+	}
 	dir, err := os.MkdirTemp(p.cfg.RunDir, w.id+"-")
 	if err != nil {
+		release()
 		p.startFailed(w, log, &StartError{WorkerID: w.id, ExitCode: -1, Err: err})
 		return
 	}
@@ -355,6 +373,7 @@ func (p *Pool) runWorker(w *worker, spec Spec) {
 		markerWait: p.cfg.MarkerWait, logger: log,
 	})
 	if err != nil {
+		release()
 		p.startFailed(w, log, &StartError{WorkerID: w.id, ExitCode: -1, Err: err})
 		return
 	}
@@ -362,7 +381,14 @@ func (p *Pool) runWorker(w *worker, spec Spec) {
 	log.Debug("worker started", "pid", proc.pid)
 	p.mu.Lock()
 	w.proc = proc
+	killed := w.cause != nil
 	p.mu.Unlock()
+	if killed { // Kill came while it was being spawned
+		proc.kill()
+	}
+	if lease != nil && lease.Started != nil {
+		lease.Started(proc.pid)
+	}
 
 	t := time.NewTimer(spec.StartTimeout)
 	var serr *StartError
@@ -385,6 +411,7 @@ func (p *Pool) runWorker(w *worker, spec Spec) {
 	}
 	t.Stop()
 	if serr != nil {
+		release()
 		p.startFailed(w, log, serr)
 		return
 	}
@@ -400,6 +427,7 @@ func (p *Pool) runWorker(w *worker, spec Spec) {
 		p.terminate(proc)
 	}
 	log.Info("worker exited", "pid", proc.pid, "exit_code", proc.exitCode, "signal", sigName(proc.exitSig))
+	release() // before a worker may start in its place
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ks := w.ks
@@ -417,20 +445,30 @@ func (p *Pool) runWorker(w *worker, spec Spec) {
 	p.markEmptyLocked(ks)
 }
 
-// startFailed removes a worker that never became ready and fails every call waiting on its
-// Key with serr: they would only start the same failing program again.
-func (p *Pool) startFailed(w *worker, log *slog.Logger, serr *StartError) {
+// startFailed removes a worker that never became ready (serr is a *StartError or an
+// *AcquireError) and fails every call waiting on its Key with serr, joined with the cause of a
+// Kill: they would only start the same failing program again. After an *AcquireError, calls
+// wait on when other workers of the Key remain: those may serve them.
+func (p *Pool) startFailed(w *worker, log *slog.Logger, serr error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if w.stopping {
+	switch {
+	case w.cause != nil:
+		serr = fmt.Errorf("%w: %w", w.cause, serr)
+		log.Info("worker killed while starting", "error", serr)
+	case w.stopping:
 		log.Debug("worker stopped while starting", "error", serr)
-	} else {
+	default:
 		log.Warn("worker failed to start", "error", serr)
 	}
 	ks := w.ks
 	delete(ks.workers, w)
 	ks.starting--
 	w.state = stateStopping
+	if errors.Is(serr, ErrAcquireFailed) && len(ks.workers) > 0 {
+		p.markEmptyLocked(ks)
+		return
+	}
 	for e := ks.waiters.Front(); e != nil; e = e.Next() {
 		wt := e.Value.(*waiter)
 		wt.err = serr

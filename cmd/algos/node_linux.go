@@ -22,7 +22,7 @@ import (
 // workers' runners — which need Linux (process groups, parent-death signals, FIFOs). The client
 // commands build everywhere.
 func nodeCmds() []*cobra.Command {
-	return []*cobra.Command{devCmd(), serverCmd(), agentCmd(), runnerCmd()}
+	return []*cobra.Command{devCmd(), serverCmd(), agentCmd(), runnerCmd(), gpuCheckCmd()}
 }
 
 func devCmd() *cobra.Command {

@@ -11,6 +11,7 @@
 #   {"op":"nomarker","tag":T}                                     -> logs T, no end marker
 #   {"op":"pids"}                                                 -> [pid, pid of a child that sleeps]
 #   {"op":"respond-exit"}                                         -> responds, then exits 0
+#   {"op":"env","name":N}                                         -> the variable N (null if unset)
 import json
 import os
 import signal
@@ -71,6 +72,8 @@ def main():
             child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
             children.append(child)
             result = [os.getpid(), child.pid]
+        elif op == "env":
+            result = os.environ.get(data["name"])
         elif op == "respond-exit":
             result = "bye"
             after = "exit"
