@@ -25,6 +25,8 @@ const (
 	headerCaller  = "X-Algos-Caller"
 	headerLogged  = "X-Algos-Logged"
 	headerDigest  = "X-Algos-Digest"
+	// headerColdStart on a reply: the call waited this many milliseconds for a new worker.
+	headerColdStart = "X-Algos-Cold-Start-Ms"
 )
 
 // maxRequestLine bounds a request line from the control plane.
@@ -120,10 +122,15 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 		spec.Acquire = a.gpus.Acquire(gpuReq)
 	}
 	stdout := r.Header.Get(headerStdout) == "1"
+	started := time.Now()
 	res, err := a.pool.Invoke(ctx, spec, line, worker.CallOptions{CaptureLog: stdout})
 	if err != nil {
 		a.answerErr(w, ctx, vid, isOwner, err)
 		return
+	}
+	if res.ColdStart {
+		// The call waited for a new worker: how long, for the control plane's faas.init_duration.
+		w.Header().Set(headerColdStart, strconv.FormatInt((time.Since(started)-res.Duration).Milliseconds(), 10))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if stdout {

@@ -603,3 +603,40 @@ func TestScaleFromZero(t *testing.T) {
 	// And from zero again.
 	e.call("demo/idle?timeout=60", `1`).expect(t, 200, `"awake"`)
 }
+
+// TestMetrics: /metrics answers an administrator's key with the call, cold-start, worker and
+// pool metrics, and refuses other keys.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, "")
+	e.publishDir(e.client, "demo", "hello-python", "../../examples/algorithms/hello-python", api.PublishOptions{})
+	e.call("demo/hello-python", `"m"`).expect(t, 200)
+	e.call("demo/hello-python", `"m"`).expect(t, 200)
+	e.call("demo/nope", `1`).expect(t, 404)
+	waitFor(t, 10*time.Second, "a heartbeat reporting the worker", func() bool {
+		r := e.do(http.MethodGet, "/metrics", e.srv.Key, "", nil)
+		return r.status == 200 && strings.Contains(string(r.body), `algos_workers{algorithm="demo/hello-python"`)
+	})
+	r := e.do(http.MethodGet, "/metrics", e.srv.Key, "", nil)
+	for _, want := range []string{
+		`algos_calls_total{algorithm="demo/hello-python",outcome="ok",version="1.0.0"} 2`,
+		`faas_coldstarts_total{algorithm="demo/hello-python",version="1.0.0"} 1`,
+		`faas_init_duration_seconds_count{algorithm="demo/hello-python",version="1.0.0"} 1`,
+		`algos_call_duration_seconds_bucket{algorithm="demo/hello-python"`,
+		`algos_pool_nodes{kind="ready",pool="default"} 1`,
+		`algos_nodes{pool="default",ready="true"} 1`,
+	} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(r.body), e.srv.Key) {
+		t.Fatal("/metrics shows a key")
+	}
+	k, err := e.client.CreateKey(context.Background(), api.CreateKey{Name: "not-admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do(http.MethodGet, "/metrics", k.Secret, "", nil).expect(t, 403)
+	e.do(http.MethodGet, "/metrics", "", "", nil).expect(t, 401)
+}

@@ -55,6 +55,17 @@ type Node struct {
 	lastSeen time.Time
 	workers  []api.WorkerStats
 	draining bool
+	gpus     []api.GPUDevice // from the latest heartbeat that carried them
+}
+
+// GPUs returns the node's GPUs with their used memory as last reported.
+func (n *Node) GPUs() []api.GPUDevice {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.gpus != nil {
+		return n.gpus
+	}
+	return n.Capacity.GPUDevices
 }
 
 // Draining reports whether the node takes no new calls (it is about to be removed).
@@ -268,6 +279,9 @@ func (f *Fleet) Heartbeat(n *Node, hb api.Heartbeat) {
 		n.invokeToken = hb.InvokeToken
 	}
 	n.workers = hb.Workers
+	if hb.Capacity != nil {
+		n.gpus = hb.Capacity.GPUDevices
+	}
 	n.mu.Unlock()
 	if !wasReady {
 		f.notify()
@@ -326,5 +340,7 @@ func (f *Fleet) Remove(ctx context.Context, id string) error {
 
 // API returns the API view of a node.
 func (f *Fleet) API(n *Node) api.Node {
-	return api.Node{ID: n.ID, Pool: n.Pool, InstanceID: n.InstanceID, Address: n.Address, Capacity: n.Capacity, Ready: f.Ready(n), Workers: n.Workers(), LastSeenAt: n.LastSeen()}
+	c := n.Capacity
+	c.GPUDevices = n.GPUs()
+	return api.Node{ID: n.ID, Pool: n.Pool, InstanceID: n.InstanceID, Address: n.Address, Capacity: c, Ready: f.Ready(n), Workers: n.Workers(), LastSeenAt: n.LastSeen()}
 }

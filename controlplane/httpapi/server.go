@@ -18,6 +18,7 @@ import (
 	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/invoke"
+	"github.com/algos-dev/algos/controlplane/metrics"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
@@ -31,8 +32,11 @@ type Config struct {
 	Invoke   *invoke.Service
 	Pools    *pool.Reconciler
 	Accounts *cloudacct.Service
-	Router   *router.Router
-	Logger   *slog.Logger
+	// Metrics serves /metrics (to an administrator's key: metric labels name private
+	// algorithms); nil serves none.
+	Metrics *metrics.Metrics
+	Router  *router.Router
+	Logger  *slog.Logger
 	// MaxBodyBytes bounds a call's input (default 10 MiB, Algorithmia's limit).
 	MaxBodyBytes int64
 	// Base is the server's lifetime context: asynchronous calls run under it.
@@ -120,6 +124,13 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeRaw(w, 200, "text/plain", []byte("ok\n")) })
 	m.HandleFunc("GET /readyz", h.readyz)
 	m.HandleFunc("GET /v1/openapi.json", h.openapi)
+	if h.cfg.Metrics != nil {
+		mh := h.cfg.Metrics.Handler()
+		m.HandleFunc("GET /metrics", h.admin(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+			mh.ServeHTTP(w, r)
+			return nil
+		}))
+	}
 
 	m.HandleFunc("GET /v1/account", h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 		writeJSON(w, http.StatusOK, api.Account{Name: p.Account, Admin: p.Admin})

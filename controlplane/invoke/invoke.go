@@ -17,6 +17,7 @@ import (
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/metrics"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
 	"github.com/algos-dev/algos/controlplane/store"
@@ -27,6 +28,7 @@ type Config struct {
 	Store    store.Store
 	Registry *registry.Registry
 	Router   *router.Router
+	Metrics  *metrics.Metrics // optional
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -105,6 +107,12 @@ func (s *Service) Call(ctx context.Context, p *auth.Principal, v *registry.Resol
 	start := s.cfg.Now()
 	stdout := o.Stdout && p.Account == v.Owner
 	reply, err := s.cfg.Router.Invoke(ctx, v, requestLine, router.CallOptions{Caller: p.Account, Stdout: stdout})
+	if m := s.cfg.Metrics; m != nil {
+		defer func() { m.Call(v.ID, s.cfg.Now().Sub(start), outcome(err, reply)) }()
+		if reply != nil && reply.ColdStart > 0 {
+			m.ColdStart(v.ID, reply.ColdStart)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, &api.Error{Status: http.StatusGatewayTimeout, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeTimeout,
@@ -121,6 +129,29 @@ func (s *Service) Call(ctx context.Context, p *auth.Principal, v *registry.Resol
 		out.Worker.Error.ErrorType = api.ErrTypeAlgorithm
 	}
 	return out, nil
+}
+
+// outcome names a call's outcome for metrics: "" for a result, else the error type.
+func outcome(err error, reply *router.Reply) string {
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae.ErrorType
+	case errors.Is(err, context.DeadlineExceeded):
+		return api.ErrTypeTimeout
+	case err != nil:
+		return api.ErrTypeInternal
+	}
+	var w struct {
+		Error *api.ErrorBody `json:"error"`
+	}
+	if reply != nil && json.Unmarshal(reply.Response, &w) == nil && w.Error != nil {
+		if w.Error.ErrorType == "" {
+			return api.ErrTypeAlgorithm
+		}
+		return w.Error.ErrorType
+	}
+	return ""
 }
 
 // asyncOptions is what an asynchronous request keeps of its call options.
@@ -143,6 +174,9 @@ func (s *Service) Submit(ctx, base context.Context, p *auth.Principal, v *regist
 		Status: store.RequestPending, CreatedAt: s.cfg.Now().UTC()}
 	if err := s.cfg.Store.CreateRequest(ctx, r); err != nil {
 		return "", err
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Async(v.ID)
 	}
 	s.start(base, p, v, r.ID, requestLine, o)
 	return r.ID, nil

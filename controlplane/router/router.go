@@ -29,6 +29,8 @@ const (
 	HeaderStdout  = "X-Algos-Stdout"     // "1": return the call's log
 	HeaderCaller  = "X-Algos-Caller"     // account the call is made for
 	HeaderDigest  = "X-Algos-Digest"     // the version's artifact digest (a version deleted and published again differs)
+	// HeaderColdStart on an agent's reply: the call waited this many milliseconds for a new worker.
+	HeaderColdStart = "X-Algos-Cold-Start-Ms"
 	// HeaderLogged marks an agent reply that is a Logged document instead of a bare response line.
 	HeaderLogged = "X-Algos-Logged"
 )
@@ -57,6 +59,8 @@ type Reply struct {
 	Response []byte // the worker's response line: {"result":…,"metadata":…} or {"error":…}
 	Log      *string
 	NodeID   string
+	// ColdStart is how long the call waited for a new worker (0: a warm one served it).
+	ColdStart time.Duration
 }
 
 // Router is safe for concurrent use.
@@ -237,6 +241,9 @@ func (r *Router) forward(ctx context.Context, n *fleet.Node, v *registry.Resolve
 		return nil, e
 	}
 	out := &Reply{NodeID: n.ID, Response: body}
+	if ms, err := strconv.ParseInt(resp.Header.Get(HeaderColdStart), 10, 64); err == nil {
+		out.ColdStart = max(time.Duration(ms)*time.Millisecond, time.Millisecond)
+	}
 	if resp.Header.Get(HeaderLogged) == "1" {
 		var lg Logged
 		if err := json.Unmarshal(body, &lg); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/httpapi"
 	"github.com/algos-dev/algos/controlplane/invoke"
+	"github.com/algos-dev/algos/controlplane/metrics"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
@@ -148,7 +149,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Logger: log})
+	met := metrics.New(metrics.Sources{
+		Nodes: func() []metrics.NodeView {
+			var out []metrics.NodeView
+			for _, n := range fl.Nodes() {
+				out = append(out, metrics.NodeView{ID: n.ID, Pool: n.Pool, Ready: fl.Ready(n), Workers: n.Workers(), GPUs: n.GPUs()})
+			}
+			return out
+		},
+		Pools: func() []metrics.PoolView {
+			ps, err := pools.List(context.Background())
+			if err != nil {
+				return nil
+			}
+			out := make([]metrics.PoolView, 0, len(ps))
+			for _, p := range ps {
+				out = append(out, metrics.PoolView{Name: p.Name, Desired: p.Spec.DesiredSize, Ready: p.Size})
+			}
+			return out
+		},
+	})
+	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Metrics: met, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -194,7 +215,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Logger: log,
+	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Metrics: met, Logger: log,
 		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary, Data: dataSvc})
 	if err != nil {
 		cancelBase()
