@@ -145,15 +145,11 @@ func TestGPUWorkers(t *testing.T) {
 	}
 
 	over := h.spec("over", gpu.Request{MemMiB: 512}, 2048)
-	start := time.Now()
 	_, err = h.call(t, over, "hold")
 	var oom *gpu.OutOfMemoryError
 	// The worker holds 2048 MiB, and so does the sleep it runs for "hold": its tree, 4096.
 	if !errors.As(err, &oom) || (oom.UsedMiB != 2048 && oom.UsedMiB != 4096) || oom.LimitMiB != 512 {
 		t.Fatalf("call over its share: %v; want a *gpu.OutOfMemoryError of 2048 or 4096 over 512 MiB", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the worker over its share was stopped after %v", d)
 	}
 	status, body, _ := CallError(err, "o/a/1.0.0", true)
 	if status != http.StatusBadGateway || body.ErrorType != "OutOfGpuMemoryError" || !strings.Contains(body.Message, "more than the 512 MiB") {

@@ -170,14 +170,10 @@ func TestKillBusyWorker(t *testing.T) {
 			t.Error("Kill of a busy worker: false")
 		}
 	}()
-	start := time.Now()
 	_, err := p.Invoke(ctxTimeout(t, 20*time.Second), spec, req(t, op("sleep", "seconds", 30)), CallOptions{})
 	var de *DiedError
 	if !errors.Is(err, errOverShare) || !errors.As(err, &de) || de.Signal != syscall.SIGKILL || errors.Is(err, ErrClosed) {
 		t.Fatalf("Invoke: %v; want errOverShare with a *DiedError by SIGKILL", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the killed call returned after %v", d)
 	}
 	eventually(t, 5*time.Second, "worker and child gone", func() bool { return !alive(pid) && !alive(child) })
 	eventually(t, 5*time.Second, "lease released", func() bool { _, _, r := l.snapshot(); return r[id] == 1 })

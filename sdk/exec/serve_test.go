@@ -313,8 +313,14 @@ func TestServeKillsLeftovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if alive(pid) {
-		t.Errorf("process %d left behind still runs after the call", pid)
+	// SIGKILL is delivered asynchronously: give the kernel a moment to reap it.
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Errorf("process %d left behind still runs after the call", pid)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
