@@ -41,6 +41,7 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(algoCmd(), callCmd(), keyCmd(), poolCmd(), cloudAccountCmd(), requestCmd())
 	root.AddCommand(nodeCmds()...)
+	root.AddCommand(simCmd())
 	root.AddCommand(dataCmd())
 	return root
 }
