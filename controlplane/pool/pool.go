@@ -63,33 +63,58 @@ type Reconciler struct {
 	events eventLog
 
 	demandMu  sync.Mutex
-	demand    map[string]time.Time // pool ("" = any) → when a call last found no ready node
+	demand    map[string]time.Time // pool (or anyPool(gpu)) → when a call last found no ready node
+	anyTaken  map[string]time.Time // anyPool(gpu) → until when a pool that grew for it stands
 	idleSince map[string]time.Time // node ID → since when it has run no worker
 }
 
-// Demand records that a call is waiting for a node of pool ("" = any pool) and triggers a
-// reconcile, which grows an autoscaled pool from zero. It never blocks.
-func (r *Reconciler) Demand(pool string) {
+// Demand records that a call is waiting for a node of pool ("" = any pool) and whether it
+// needs GPUs, and triggers a reconcile, which grows an autoscaled pool from zero. A call for
+// any pool grows one pool of its kind (a GPU pool only for GPU work, never for CPU work). It
+// never blocks.
+func (r *Reconciler) Demand(pool string, gpu bool) {
 	r.demandMu.Lock()
 	if r.demand == nil {
 		r.demand = map[string]time.Time{}
 	}
-	r.demand[pool] = r.cfg.Now()
+	key := pool
+	if pool == "" {
+		key = anyPool(gpu)
+	}
+	r.demand[key] = r.cfg.Now()
 	r.demandMu.Unlock()
 	r.Trigger()
 }
 
-// demanded reports whether a call has wanted a node of pool (or of any pool) in the last d.
-func (r *Reconciler) demanded(pool string, d time.Duration) bool {
+// anyPool is the demand key of a call for any pool of a kind.
+func anyPool(gpu bool) string {
+	if gpu {
+		return "\x00any-gpu"
+	}
+	return "\x00any-cpu"
+}
+
+// wants reports whether calls want this (memberless) pool to grow: a call for this pool in the
+// last d, or a call for any pool of its kind that no other pool has taken up since.
+func (r *Reconciler) wants(pool string, spec api.PoolSpec, d time.Duration) bool {
 	r.demandMu.Lock()
 	defer r.demandMu.Unlock()
 	now := r.cfg.Now()
-	for _, k := range []string{pool, ""} {
-		if t, ok := r.demand[k]; ok && now.Sub(t) < d {
-			return true
-		}
+	if t, ok := r.demand[pool]; ok && now.Sub(t) < d {
+		return true
 	}
-	return false
+	key := anyPool(spec.GPUCount > 0 || spec.GPUType != "")
+	t, ok := r.demand[key]
+	if !ok || now.Sub(t) >= d || now.Before(r.anyTaken[key]) {
+		return false
+	}
+	// This pool takes the calls for any pool of its kind; the next pool may take them only
+	// after this one had time to boot a node.
+	if r.anyTaken == nil {
+		r.anyTaken = map[string]time.Time{}
+	}
+	r.anyTaken[key] = now.Add(r.cfg.BootTimeout)
+	return true
 }
 
 // Events returns a pool's recent events, oldest first (kept in memory: a restart forgets them).
@@ -351,7 +376,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 // node without workers).
 func (r *Reconciler) autoscale(ctx context.Context, g clouds.Groups, p store.Pool, spec api.PoolSpec, byInstance map[string]*fleet.Node, active map[string]bool) error {
 	now := r.cfg.Now()
-	if len(active) == 0 && spec.DesiredSize < spec.MaxSize && r.demanded(p.Name, 30*time.Second) {
+	if len(active) == 0 && spec.DesiredSize < spec.MaxSize && r.wants(p.Name, spec, 30*time.Second) {
 		return r.setDesired(ctx, g, p, spec, spec.DesiredSize+1, "ScaledUp", "a call is waiting for a node: desired size %d → %d")
 	}
 	r.demandMu.Lock()

@@ -49,9 +49,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// MaxReplyBytes bounds an agent's reply (default 64 MiB).
 	MaxReplyBytes int64
-	// NoNode is told when a call finds no ready node for a version (pool "" = any pool), so
-	// that a pool can grow from zero. It must not block.
-	NoNode func(pool string)
+	// NoNode is told when a call finds no ready node for a version (pool "" = any pool; gpu:
+	// the version needs GPUs), so that a pool can grow from zero. It must not block.
+	NoNode func(pool string, gpu bool)
 }
 
 // Reply is a worker's answer to a call.
@@ -162,7 +162,7 @@ func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine [
 			break
 		}
 		if r.cfg.NoNode != nil {
-			r.cfg.NoNode(v.Manifest.NodePool)
+			r.cfg.NoNode(v.Manifest.NodePool, v.Manifest.Resources.GPUs > 0 || v.Manifest.Resources.GPUMemMiB > 0)
 		}
 		select {
 		case <-changed:

@@ -141,9 +141,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	var pools *pool.Reconciler // the router tells it when calls wait for a node
-	rt, err := router.New(router.Config{Fleet: fl, Logger: log, NoNode: func(p string) {
+	rt, err := router.New(router.Config{Fleet: fl, Logger: log, NoNode: func(p string, gpu bool) {
 		if pools != nil {
-			pools.Demand(p)
+			pools.Demand(p, gpu)
 		}
 	}})
 	if err != nil {
