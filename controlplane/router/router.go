@@ -116,16 +116,24 @@ func (r *Router) loadOf(id string) *load {
 
 // pick chooses a node: one with an idle warm worker of the version (reported workers minus
 // calls this router has in flight there), else the least loaded ready node.
-func (r *Router) pick(version, pool string) (*fleet.Node, *load) {
+func (r *Router) pick(version, pool string, gpu bool) (*fleet.Node, *load) {
 	var best, warm *fleet.Node
 	var bestLoad, warmLoad *load
+	bestGPU := false
 	for _, n := range r.cfg.Fleet.ReadyNodes() {
 		if (pool != "" && n.Pool != pool) || n.Draining() {
 			continue
 		}
+		hasGPU := len(n.GPUs()) > 0 || n.Capacity.GPUs > 0
+		if gpu && !hasGPU {
+			continue // GPU work never goes to a node without GPUs
+		}
 		l := r.loadOf(n.ID)
-		if best == nil || l.total.Load() < bestLoad.total.Load() {
-			best, bestLoad = n, l
+		// CPU work prefers nodes without GPUs: a GPU node is a last resort for it.
+		better := best == nil || (!gpu && bestGPU && !hasGPU) ||
+			((gpu || bestGPU == hasGPU) && l.total.Load() < bestLoad.total.Load())
+		if better {
+			best, bestLoad, bestGPU = n, l, hasGPU
 		}
 		for _, w := range n.Workers() {
 			if w.Version != version {
@@ -158,11 +166,12 @@ func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine [
 	var l *load
 	for {
 		changed := r.cfg.Fleet.Changed()
-		if n, l = r.pick(v.ID, v.Manifest.NodePool); n != nil {
+		gpu := v.Manifest.Resources.GPUs > 0 || v.Manifest.Resources.GPUMemMiB > 0
+		if n, l = r.pick(v.ID, v.Manifest.NodePool, gpu); n != nil {
 			break
 		}
 		if r.cfg.NoNode != nil {
-			r.cfg.NoNode(v.Manifest.NodePool, v.Manifest.Resources.GPUs > 0 || v.Manifest.Resources.GPUMemMiB > 0)
+			r.cfg.NoNode(v.Manifest.NodePool, gpu)
 		}
 		select {
 		case <-changed:
