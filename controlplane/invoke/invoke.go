@@ -96,8 +96,21 @@ func (o *Outcome) Envelope() ([]byte, int) {
 	return b, http.StatusOK
 }
 
-// Call runs a call and waits for it, bounded by the timeout.
+// Call runs a call and waits for it, bounded by the timeout, and records it in the metrics.
 func (s *Service) Call(ctx context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (*Outcome, error) {
+	start := s.cfg.Now()
+	out, coldStart, err := s.call(ctx, p, v, requestLine, o)
+	if m := s.cfg.Metrics; m != nil {
+		if coldStart > 0 {
+			m.ColdStart(v.ID, coldStart)
+		}
+		m.Call(v.ID, s.cfg.Now().Sub(start), outcome(out, err))
+	}
+	return out, err
+}
+
+// call runs a call; it also returns how long the call waited for a new worker (0: warm).
+func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (*Outcome, time.Duration, error) {
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = time.Duration(v.Manifest.Timeout) * time.Second
@@ -107,49 +120,34 @@ func (s *Service) Call(ctx context.Context, p *auth.Principal, v *registry.Resol
 	start := s.cfg.Now()
 	stdout := o.Stdout && p.Account == v.Owner
 	reply, err := s.cfg.Router.Invoke(ctx, v, requestLine, router.CallOptions{Caller: p.Account, Stdout: stdout})
-	if m := s.cfg.Metrics; m != nil {
-		defer func() { m.Call(v.ID, s.cfg.Now().Sub(start), outcome(err, reply)) }()
-		if reply != nil && reply.ColdStart > 0 {
-			m.ColdStart(v.ID, reply.ColdStart)
-		}
-	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, &api.Error{Status: http.StatusGatewayTimeout, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeTimeout,
+			return nil, 0, &api.Error{Status: http.StatusGatewayTimeout, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeTimeout,
 				Message: fmt.Sprintf("the call ran past its timeout of %s: raise it with ?timeout=SECONDS (up to %d)", timeout, registry.MaxTimeout)}}
 		}
-		return nil, err
+		return nil, 0, err
 	}
 	out := &Outcome{Duration: s.cfg.Now().Sub(start), Log: reply.Log}
 	if err := json.Unmarshal(reply.Response, &out.Worker); err != nil || (out.Worker.Error == nil && out.Worker.Metadata == nil) {
-		return nil, &api.Error{Status: http.StatusBadGateway, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeWorkerDied,
+		return nil, reply.ColdStart, &api.Error{Status: http.StatusBadGateway, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeWorkerDied,
 			Message: "the worker answered something that is not a protocol response (see docs/worker-protocol.md)"}}
 	}
 	if out.Worker.Error != nil && out.Worker.Error.ErrorType == "" {
 		out.Worker.Error.ErrorType = api.ErrTypeAlgorithm
 	}
-	return out, nil
+	return out, reply.ColdStart, nil
 }
 
 // outcome names a call's outcome for metrics: "" for a result, else the error type.
-func outcome(err error, reply *router.Reply) string {
+func outcome(out *Outcome, err error) string {
 	var ae *api.Error
 	switch {
 	case errors.As(err, &ae):
 		return ae.ErrorType
-	case errors.Is(err, context.DeadlineExceeded):
-		return api.ErrTypeTimeout
 	case err != nil:
 		return api.ErrTypeInternal
-	}
-	var w struct {
-		Error *api.ErrorBody `json:"error"`
-	}
-	if reply != nil && json.Unmarshal(reply.Response, &w) == nil && w.Error != nil {
-		if w.Error.ErrorType == "" {
-			return api.ErrTypeAlgorithm
-		}
-		return w.Error.ErrorType
+	case out.Worker.Error != nil:
+		return out.Worker.Error.ErrorType
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,22 +144,16 @@ func (r *Registry) load(ctx context.Context, owner, name string) (*entry, error)
 }
 
 func sortByVersion(e *entry) {
-	type pair struct {
-		s *semver.Version
-		r *Resolved
+	idx := make([]int, len(e.semvers))
+	for i := range idx {
+		idx[i] = i
 	}
-	ps := make([]pair, len(e.semvers))
-	for i := range ps {
-		ps[i] = pair{e.semvers[i], e.versions[i]}
+	slices.SortStableFunc(idx, func(a, b int) int { return e.semvers[a].Compare(e.semvers[b]) })
+	svs, rs := make([]*semver.Version, len(idx)), make([]*Resolved, len(idx))
+	for i, k := range idx {
+		svs[i], rs[i] = e.semvers[k], e.versions[k]
 	}
-	for i := 1; i < len(ps); i++ { // insertion sort: versions arrive nearly sorted
-		for j := i; j > 0 && ps[j].s.LessThan(ps[j-1].s); j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
-	for i := range ps {
-		e.semvers[i], e.versions[i] = ps[i].s, ps[i].r
-	}
+	e.semvers, e.versions = svs, rs
 }
 
 func toResolved(v store.Version) (*Resolved, *semver.Version, error) {
