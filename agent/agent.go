@@ -49,6 +49,7 @@ type Config struct {
 	// Artifact settings passed to the artifact cache (runner, SDK, toolchains).
 	Python, Go, Algos string
 	PythonRunner      []byte
+	PythonPackage     map[string][]byte // written beside runner.py (python.Package)
 	GoSDK             map[string][]byte
 	// StopGrace bounds a worker's stop (SIGTERM → SIGKILL).
 	StopGrace time.Duration
@@ -92,6 +93,13 @@ type Agent struct {
 	node     *api.Client // authenticated with the node credential
 	interval time.Duration
 	versions map[string]api.NodeVersion
+	local    string // the agent's base URL as its workers reach it
+
+	proxyTransport http.RoundTripper // workers' API requests to the control plane
+
+	warmMu    sync.Mutex
+	warmSpecs map[string]worker.Spec // by Key: versions with a floor, to lift it when dropped
+	preparing map[string]bool        // version IDs whose warm order is being prepared
 }
 
 // New returns an agent.
@@ -104,7 +112,10 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent"), invokeToken: hex.EncodeToString(b),
-		join: api.NewClient(cfg.Server, cfg.JoinToken, api.WithBearer()), versions: map[string]api.NodeVersion{}, interval: 2 * time.Second}
+		join: api.NewClient(cfg.Server, cfg.JoinToken, api.WithBearer()), versions: map[string]api.NodeVersion{}, interval: 2 * time.Second,
+		warmSpecs: map[string]worker.Spec{}, preparing: map[string]bool{},
+		proxyTransport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 0}}
 	var err error
 	a.pool, err = worker.NewPool(worker.PoolConfig{Logger: cfg.Logger.With("component", "worker"), RunDir: filepath.Join(cfg.DataDir, "run"), StopGrace: cfg.StopGrace})
 	if err != nil {
@@ -115,7 +126,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.cache, err = artifact.New(artifact.Config{
 		Dir: filepath.Join(cfg.DataDir, "artifacts"), Fetch: a.fetch, Logger: cfg.Logger,
-		Python: cfg.Python, Go: cfg.Go, Algos: cfg.Algos, PythonRunner: cfg.PythonRunner, GoSDK: cfg.GoSDK,
+		Python: cfg.Python, Go: cfg.Go, Algos: cfg.Algos, PythonRunner: cfg.PythonRunner, PythonPackage: cfg.PythonPackage, GoSDK: cfg.GoSDK,
 	})
 	if err != nil {
 		return nil, err
@@ -133,6 +144,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if adv == "" {
 		adv = "http://" + ln.Addr().String()
 	}
+	a.mu.Lock()
+	a.local = localURL(ln.Addr())
+	a.mu.Unlock()
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	var wg sync.WaitGroup
 	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
@@ -181,8 +195,11 @@ func (a *Agent) loop(ctx context.Context, advertise string) {
 		node, id := a.node, a.nodeID
 		a.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := node.Heartbeat(hctx, id, api.Heartbeat{InvokeToken: a.invokeToken, Workers: a.stats(), Capacity: a.gpuCapacity()})
+		reply, err := node.Heartbeat(hctx, id, api.Heartbeat{InvokeToken: a.invokeToken, Workers: a.stats(), Capacity: a.gpuCapacity()})
 		cancel()
+		if err == nil {
+			a.warm(ctx, reply.Warm)
+		}
 		var ae *api.Error
 		if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusNotFound) {
 			a.log.Warn("control plane does not know this node any more; registering again", "node_id", id)
@@ -263,6 +280,93 @@ func (a *Agent) version(ctx context.Context, id, digest string) (api.NodeVersion
 	a.versions[id] = v // versions are immutable
 	a.mu.Unlock()
 	return v, nil
+}
+
+// localURL is the base URL a worker on this host reaches the agent's listener at.
+func localURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// workerEnv is what every worker's environment gets from the agent: the address algorithms
+// call other algorithms and the Data API at (docs/worker-protocol.md).
+func (a *Agent) workerEnv() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.local == "" {
+		return nil
+	}
+	return []string{"ALGORITHMIA_API=" + a.local}
+}
+
+// warm carries out the control plane's warm orders: each listed version keeps that many workers
+// (started now when missing), and a version no longer listed loses its floor. Preparing an
+// artifact may take long (a Go build): it runs in the background, one at a time per version.
+func (a *Agent) warm(ctx context.Context, orders []api.WarmOrder) {
+	want := map[string]bool{}
+	for _, o := range orders {
+		key := o.Version + "#" + o.Digest
+		want[key] = true
+		a.warmMu.Lock()
+		spec, known := a.warmSpecs[key]
+		busy := a.preparing[o.Version]
+		if !known && !busy {
+			a.preparing[o.Version] = true
+		}
+		a.warmMu.Unlock()
+		if known {
+			if _, err := a.pool.Warm(spec, o.Workers); err != nil {
+				a.log.Warn("keeping workers warm failed", "version", o.Version, "err", err)
+			}
+			continue
+		}
+		if busy {
+			continue
+		}
+		go func(o api.WarmOrder) {
+			defer func() {
+				a.warmMu.Lock()
+				delete(a.preparing, o.Version)
+				a.warmMu.Unlock()
+			}()
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			defer cancel()
+			v, err := a.version(pctx, o.Version, o.Digest)
+			if err == nil {
+				var spec worker.Spec
+				if spec, err = a.spec(pctx, v); err == nil {
+					a.warmMu.Lock()
+					a.warmSpecs[spec.Key] = spec
+					a.warmMu.Unlock()
+					var n int
+					if n, err = a.pool.Warm(spec, o.Workers); err == nil && n > 0 {
+						a.log.Info("starting warm workers", "version", o.Version, "started", n, "floor", o.Workers)
+					}
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				a.log.Warn("keeping workers warm failed", "version", o.Version, "err", err)
+			}
+		}(o)
+	}
+	a.warmMu.Lock()
+	var drop []worker.Spec
+	for key, spec := range a.warmSpecs {
+		if !want[key] {
+			drop = append(drop, spec)
+			delete(a.warmSpecs, key)
+		}
+	}
+	a.warmMu.Unlock()
+	for _, spec := range drop {
+		_, _ = a.pool.Warm(spec, 0)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +43,56 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("POST /v1/invoke/{vid...}", a.invoke)
 	mux.HandleFunc("GET /v1/logs/{vid...}", a.logs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	// The API as the node's workers see it (ALGORITHMIA_API): algorithm calls and the Data API,
+	// forwarded to the control plane with the worker's per-call token.
+	proxy := a.apiProxy()
+	for _, prefix := range []string{"/v1/algo/", "/v1/data/", "/v1/connector/"} {
+		mux.Handle(prefix, proxy)
+	}
 	return mux
+}
+
+// headerNode tells the control plane which node a worker's call comes from (kept equal to
+// controlplane/httpapi's HeaderNode).
+const headerNode = "X-Algos-Node"
+
+// apiProxy forwards workers' API requests to the control plane, streaming both ways. Only
+// processes on this host may use it: it is the workers' way out, not a relay for the network.
+func (a *Agent) apiProxy() http.Handler {
+	target, err := url.Parse(a.cfg.Server)
+	if err != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fail(w, http.StatusBadGateway, api.ErrTypeUnavailable, "the agent has no valid control-plane address")
+		})
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			pr.Out.Header.Del(headerNode)
+			a.mu.Lock()
+			id := a.nodeID
+			a.mu.Unlock()
+			if id != "" {
+				pr.Out.Header.Set(headerNode, id)
+			}
+		},
+		Transport: a.proxyTransport,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			a.log.Warn("forwarding a worker's API request failed", "path", r.URL.Path, "err", err)
+			fail(w, http.StatusBadGateway, api.ErrTypeUnavailable, "the control plane could not be reached from this node; retry")
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			fail(w, http.StatusForbidden, api.ErrTypeAuth, "only this node's workers may use the agent's API")
+			return
+		}
+		// A full-duplex reply: the body streams back while the request body still streams in.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		rp.ServeHTTP(w, r)
+	})
 }
 
 func fail(w http.ResponseWriter, status int, typ, msg string) {
@@ -103,23 +155,10 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadGateway, api.ErrTypeUnavailable, "the node could not look up the version; retry")
 		return
 	}
-	gpuReq := gpu.RequestFor(v.Manifest.Resources)
-	if !gpuReq.Zero() && a.gpuUnits == 0 { // before building a version this node cannot run
-		a.answerErr(w, ctx, vid, isOwner, gpu.ErrNoGPU)
-		return
-	}
-	prep, err := a.cache.Prepare(ctx, v)
+	spec, err := a.spec(ctx, v)
 	if err != nil {
 		a.answerErr(w, ctx, vid, isOwner, err)
 		return
-	}
-	idle, _ := time.ParseDuration(v.Manifest.Scaling.IdleTimeout)
-	spec := worker.Spec{
-		Key: vid + "#" + v.Digest, Dir: prep.Dir, Argv: prep.Argv, Env: prep.Env,
-		MaxInstances: v.Manifest.Scaling.MaxInstances, IdleTimeout: idle, QueueSize: v.Manifest.Scaling.QueueSize,
-	}
-	if !gpuReq.Zero() {
-		spec.Acquire = a.gpus.Acquire(gpuReq)
 	}
 	stdout := r.Header.Get(headerStdout) == "1"
 	started := time.Now()
@@ -148,6 +187,27 @@ func (a *Agent) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(res.Response)))
 	_, _ = w.Write(res.Response)
+}
+
+// spec prepares a version's artifact (once per digest) and returns the worker spec to run it.
+func (a *Agent) spec(ctx context.Context, v api.NodeVersion) (worker.Spec, error) {
+	gpuReq := gpu.RequestFor(v.Manifest.Resources)
+	if !gpuReq.Zero() && a.gpuUnits == 0 { // before building a version this node cannot run
+		return worker.Spec{}, gpu.ErrNoGPU
+	}
+	prep, err := a.cache.Prepare(ctx, v)
+	if err != nil {
+		return worker.Spec{}, err
+	}
+	idle, _ := time.ParseDuration(v.Manifest.Scaling.IdleTimeout)
+	spec := worker.Spec{
+		Key: v.ID + "#" + v.Digest, Dir: prep.Dir, Argv: prep.Argv, Env: append(prep.Env[:len(prep.Env):len(prep.Env)], a.workerEnv()...),
+		MaxInstances: v.Manifest.Scaling.MaxInstances, IdleTimeout: idle, QueueSize: v.Manifest.Scaling.QueueSize,
+	}
+	if !gpuReq.Zero() {
+		spec.Acquire = a.gpus.Acquire(gpuReq)
+	}
+	return spec, nil
 }
 
 // answerErr answers a failed call with CallError's envelope and logs what needs logging.

@@ -296,9 +296,18 @@ func (c *Client) RegisterNode(ctx context.Context, in RegisterNode) (NodeRegistr
 	return out, err
 }
 
+// CallGraph returns the call graph around an algorithm.
+func (c *Client) CallGraph(ctx context.Context, owner, name string) (CallGraph, error) {
+	var out CallGraph
+	err := c.doJSON(ctx, http.MethodGet, "/v1/algorithms/"+url.PathEscape(owner)+"/"+url.PathEscape(name)+"/graph", nil, nil, &out)
+	return out, err
+}
+
 // Heartbeat reports a node's state; the client's key is the node token.
-func (c *Client) Heartbeat(ctx context.Context, nodeID string, in Heartbeat) error {
-	return c.doJSON(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(nodeID)+"/heartbeat", nil, in, nil)
+func (c *Client) Heartbeat(ctx context.Context, nodeID string, in Heartbeat) (HeartbeatReply, error) {
+	var out HeartbeatReply
+	err := c.doJSON(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(nodeID)+"/heartbeat", nil, in, &out)
+	return out, err
 }
 
 // NodeVersion returns what a node needs to run a version; the client's key is the node token.

@@ -21,6 +21,7 @@ const (
 	ErrTypeOutOfGPUMemory = "OutOfGpuMemoryError"   // the worker exceeded its declared GPU memory and was stopped (502)
 	ErrTypeUnavailable    = "UnavailableError"      // no node can run the call now (503)
 	ErrTypeInternal       = "InternalError"         // a fault of algos itself (500)
+	ErrTypeCallDepth      = "CallDepthError"        // a call from inside an algorithm closes a cycle or nests too deep (508)
 	ErrTypeMethodAllowed  = "MethodNotAllowedError"
 )
 

@@ -41,7 +41,13 @@ type Scaling struct {
 	TargetConcurrency int `json:"target_concurrency,omitempty"`
 	// QueueSize is how many calls may wait for a worker on one node before 429.
 	QueueSize int `json:"queue_size,omitempty"`
+	// Predictive pre-warming: workers (and nodes) are started ahead of a peak that recurs at
+	// the same time of day. On unless set to false.
+	Predictive *bool `json:"predictive,omitempty"`
 }
+
+// PredictiveOn reports whether predictive pre-warming is on (the default).
+func (s Scaling) PredictiveOn() bool { return s.Predictive == nil || *s.Predictive }
 
 // Manifest describes how to run a version. It is read from `algorithm.json` at the root of the
 // source directory and snapshotted into each version.
@@ -61,6 +67,36 @@ type Manifest struct {
 	Price      float64   `json:"price_per_call,omitempty"` // credits per call, royalty
 	// NodePool restricts the version's workers to the nodes of one pool ("" = any pool).
 	NodePool string `json:"node_pool,omitempty"`
+	// CallOthers: the algorithm may call other algorithms from its workers (default true).
+	CallOthers *bool `json:"call_other_algorithms,omitempty"`
+}
+
+// MayCallOthers reports whether the algorithm's workers may call other algorithms.
+func (m Manifest) MayCallOthers() bool { return m.CallOthers == nil || *m.CallOthers }
+
+// CallGraph is an algorithm's dependency graph as the control plane observed it:
+// GET /v1/algorithms/{owner}/{name}/graph.
+type CallGraph struct {
+	Algorithm string          `json:"algorithm"`
+	Versions  []CallGraphNode `json:"versions"`
+	Edges     []CallGraphEdge `json:"edges"`
+}
+
+// CallGraphNode is one version in a call graph, with its observed and declared use.
+type CallGraphNode struct {
+	Version     string    `json:"version"` // owner/name/1.2.3
+	Calls       int64     `json:"calls"`
+	BusySeconds float64   `json:"busy_seconds"` // time its calls spent on nodes
+	Resources   Resources `json:"resources"`
+}
+
+// CallGraphEdge is caller → callee, counted since the control plane started.
+type CallGraphEdge struct {
+	Caller   string    `json:"caller"` // version IDs
+	Callee   string    `json:"callee"`
+	Calls    int64     `json:"calls"`
+	SameNode int64     `json:"same_node"` // calls served on the caller's node
+	LastAt   time.Time `json:"last_at"`
 }
 
 // Visibility values.
@@ -255,6 +291,20 @@ type Heartbeat struct {
 	Workers     []WorkerStats `json:"workers"`
 	// Capacity repeats the node's capacity with fresh GPU used memory (nodes with GPUs only).
 	Capacity *Capacity `json:"capacity,omitempty"`
+}
+
+// HeartbeatReply answers a heartbeat: the workers the control plane's autoscaler wants kept
+// warm on the node, per version. The agent starts workers until each version has that many
+// and its idle reaper leaves that many running; a version not listed has no floor.
+type HeartbeatReply struct {
+	Warm []WarmOrder `json:"warm,omitempty"`
+}
+
+// WarmOrder asks a node to keep Workers workers of a version ready.
+type WarmOrder struct {
+	Version string `json:"version"` // version ID
+	Digest  string `json:"digest"`
+	Workers int    `json:"workers"`
 }
 
 // NodeVersion is what an agent needs to run a version: GET /v1/nodes/{id}/versions/{vid}.

@@ -39,10 +39,13 @@ type Config struct {
 	Go     string
 	// Algos is the algos binary, which carries the exec runner (default: os.Executable).
 	Algos string
-	// PythonRunner is runner.py; GoSDK are the files of the Go SDK module, by path relative to
-	// the module root (see sdk.GoModule).
-	PythonRunner []byte
-	GoSDK        map[string][]byte
+	// PythonRunner is runner.py; PythonPackage are the files written beside it (the Algorithmia
+	// package, see python.Package), by slash-separated path relative to runner.py's directory;
+	// GoSDK are the files of the Go SDK module, by path relative to the module root (see
+	// sdk.GoModule).
+	PythonRunner  []byte
+	PythonPackage map[string][]byte
+	GoSDK         map[string][]byte
 	// BuildTimeout bounds preparing one version (default 10m).
 	BuildTimeout time.Duration
 	// FailureTTL: a failed preparation is answered from memory this long (default 10s).

@@ -44,8 +44,8 @@ func (c *Cache) python() (string, error) {
 	return c.pythonOnce()
 }
 
-// preparePython writes the runner and, when the source has a requirements.txt, builds a
-// virtualenv with the requirements installed.
+// preparePython writes the runner and the package beside it and, when the source has a
+// requirements.txt, builds a virtualenv with the requirements installed.
 func (c *Cache) preparePython(ctx context.Context, dir, src string, m api.Manifest) (*Prepared, error) {
 	py, err := c.python()
 	if err != nil {
@@ -54,6 +54,18 @@ func (c *Cache) preparePython(ctx context.Context, dir, src string, m api.Manife
 	runner := filepath.Join(dir, "runner.py")
 	if err := os.WriteFile(runner, c.cfg.PythonRunner, 0o644); err != nil {
 		return nil, err
+	}
+	for rel, b := range c.cfg.PythonPackage {
+		if !filepath.IsLocal(filepath.FromSlash(rel)) {
+			return nil, fmt.Errorf("artifact: Python package file %q is not a relative path", rel)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	env := baseEnv("")
 	if _, err := os.Stat(filepath.Join(src, "requirements.txt")); err == nil {

@@ -38,6 +38,7 @@ type keyState struct {
 	starting   int
 	waiters    list.List // of *waiter, FIFO
 	emptySince time.Time // when the Key last had no workers and no waiters
+	floor      int       // workers kept whatever their idle time (Warm)
 }
 
 type workerState int
@@ -274,6 +275,58 @@ func (p *Pool) acquire(ctx context.Context, spec Spec) (*worker, bool, error) {
 	return nil, false, ctxError(ctx, "waiting for a worker")
 }
 
+// Warm keeps at least n workers of spec running: it starts workers (never more than
+// spec.MaxInstances) until n exist, and the idle reaper leaves n of them running whatever their
+// idle time. n = 0 takes the floor away (idle workers then go after their IdleTimeout). It
+// returns the workers started. Safe for concurrent use.
+func (p *Pool) Warm(spec Spec, n int) (int, error) {
+	spec = spec.withDefaults()
+	if err := spec.Validate(); err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, ErrClosed
+	}
+	ks := p.keys[spec.Key]
+	if ks == nil && n <= 0 {
+		return 0, nil
+	}
+	ks = p.keyLocked(spec)
+	ks.floor = max(n, 0)
+	started := 0
+	for p.liveLocked(ks) < min(ks.floor, spec.MaxInstances) {
+		p.startLocked(ks)
+		started++
+	}
+	return started, nil
+}
+
+// Floors returns the Keys that have a warm floor, with the floor.
+func (p *Pool) Floors() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]int{}
+	for k, ks := range p.keys {
+		if ks.floor > 0 {
+			out[k] = ks.floor
+		}
+	}
+	return out
+}
+
+// liveLocked counts the workers of ks that are not on their way out.
+func (p *Pool) liveLocked(ks *keyState) int {
+	n := 0
+	for w := range ks.workers {
+		if !w.stopping && w.state != stateStopping {
+			n++
+		}
+	}
+	return n
+}
+
 // release takes a worker back after a call: to the next waiter, to the idle list, or, when
 // it is dead or being stopped, nowhere (runWorker removes it). It reports whether the pool
 // had asked the worker to stop, and the cause given to Kill.
@@ -499,8 +552,10 @@ func (p *Pool) reap(now time.Time) {
 	for key, ks := range p.keys {
 		if ks.waiters.Len() == 0 {
 			keep := ks.idle[:0]
-			for _, w := range ks.idle {
-				if now.Sub(w.idleSince) >= ks.spec.IdleTimeout {
+			live := p.liveLocked(ks)
+			for _, w := range ks.idle { // oldest first
+				if now.Sub(w.idleSince) >= ks.spec.IdleTimeout && live > ks.floor {
+					live--
 					w.state = stateStopping
 					p.stopLocked(w)
 					continue
@@ -510,7 +565,7 @@ func (p *Pool) reap(now time.Time) {
 			clear(ks.idle[len(keep):])
 			ks.idle = keep
 		}
-		if len(ks.workers) == 0 && ks.waiters.Len() == 0 && now.Sub(ks.emptySince) >= p.cfg.LogRetention {
+		if len(ks.workers) == 0 && ks.waiters.Len() == 0 && ks.floor == 0 && now.Sub(ks.emptySince) >= p.cfg.LogRetention {
 			delete(p.keys, key)
 		}
 	}

@@ -167,7 +167,36 @@ func algoCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(publish, versions, del, logs)
+	graph := &cobra.Command{
+		Use:   "graph OWNER/NAME",
+		Short: "Show an algorithm's call graph: what it calls (transitively), who calls it, call counts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := client(cmd)
+			if err != nil {
+				return err
+			}
+			o, n, ok := strings.Cut(args[0], "/")
+			if !ok || o == "" || n == "" || strings.Contains(n, "/") {
+				return errors.New("name the algorithm as OWNER/NAME")
+			}
+			g, err := c.CallGraph(cmd.Context(), o, n)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%-40s %10s %12s\n", "VERSION", "CALLS", "BUSY (s)")
+			for _, v := range g.Versions {
+				fmt.Printf("%-40s %10d %12.3f\n", v.Version, v.Calls, v.BusySeconds)
+			}
+			fmt.Println()
+			fmt.Printf("%-40s    %-40s %8s %10s\n", "CALLER", "CALLEE", "CALLS", "SAME NODE")
+			for _, e := range g.Edges {
+				fmt.Printf("%-40s -> %-40s %8d %10d\n", e.Caller, e.Callee, e.Calls, e.SameNode)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(publish, versions, del, logs, graph)
 	return cmd
 }
 

@@ -131,7 +131,7 @@ func agentCmd() *cobra.Command {
 			a, err := agent.New(agent.Config{
 				Server: server, JoinToken: os.Getenv("ALGOS_JOIN_TOKEN"), InstanceID: instanceID,
 				Listen: listen, Advertise: advertise, DataDir: abs, Logger: logger(cmd).With("instance_id", instanceID),
-				Algos: self, PythonRunner: python.Runner(), GoSDK: sdk.GoModule(),
+				Algos: self, PythonRunner: python.Runner(), PythonPackage: python.Package(), GoSDK: sdk.GoModule(),
 			})
 			if err != nil {
 				return err

@@ -30,6 +30,8 @@ type Principal struct {
 	Manage  bool
 	Data    store.DataAccess
 	Algos   []string
+	// Calling is set for a per-call token held by an algorithm's worker: the call path.
+	Calling *Calling
 }
 
 // MayCall reports whether the key's algorithm allow-list admits owner/name.
@@ -49,7 +51,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxAge bounds how long a cached key is trusted without re-reading it (default 1s).
 	MaxAge time.Duration
-	Now    func() time.Time
+	// TokenKey signs per-call tokens (at least 32 bytes; without it no token is minted or
+	// accepted). Every control-plane replica needs the same.
+	TokenKey []byte
+	Now      func() time.Time
 }
 
 type cached struct {
@@ -66,6 +71,7 @@ type Keys struct {
 
 	mu    sync.RWMutex
 	cache map[[32]byte]*cached
+	byID  map[string]*cached // for per-call tokens: their key's state
 }
 
 // New returns the key service.
@@ -82,7 +88,7 @@ func New(cfg Config) (*Keys, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Keys{cfg: cfg, log: cfg.Logger.With("component", "auth"), cache: map[[32]byte]*cached{}}, nil
+	return &Keys{cfg: cfg, log: cfg.Logger.With("component", "auth"), cache: map[[32]byte]*cached{}, byID: map[string]*cached{}}, nil
 }
 
 // Secret makes a new random key secret.
@@ -172,6 +178,9 @@ func (k *Keys) Authenticate(ctx context.Context, header string) (*Principal, err
 	if secret == "" {
 		return nil, fmt.Errorf("%w: no API key: send Authorization: Simple YOUR_API_KEY", ErrUnauthorized)
 	}
+	if strings.HasPrefix(secret, CallTokenPrefix) {
+		return k.callPrincipal(ctx, secret)
+	}
 	h := Hash(secret)
 	now := k.cfg.Now()
 	k.mu.RLock()
@@ -241,6 +250,7 @@ func (k *Keys) Revoke(ctx context.Context, p *Principal, id string) error {
 	copy(h[:], sk.Hash)
 	k.mu.Lock()
 	delete(k.cache, h)
+	delete(k.byID, id) // its call tokens too
 	k.mu.Unlock()
 	return nil
 }

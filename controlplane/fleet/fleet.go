@@ -56,6 +56,22 @@ type Node struct {
 	workers  []api.WorkerStats
 	draining bool
 	gpus     []api.GPUDevice // from the latest heartbeat that carried them
+	warm     []api.WarmOrder // the autoscaler's floors, answered to the next heartbeat
+}
+
+// SetWarm replaces the workers the autoscaler wants kept warm on the node (sent to its agent
+// in the answer to its next heartbeat).
+func (n *Node) SetWarm(w []api.WarmOrder) {
+	n.mu.Lock()
+	n.warm = w
+	n.mu.Unlock()
+}
+
+// Warm returns the node's current warm orders.
+func (n *Node) Warm() []api.WarmOrder {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.warm
 }
 
 // GPUs returns the node's GPUs with their used memory as last reported.
@@ -269,8 +285,9 @@ func (f *Fleet) Authenticate(nodeID, token string) (*Node, error) {
 	return n, nil
 }
 
-// Heartbeat records a node's liveness and workers.
-func (f *Fleet) Heartbeat(n *Node, hb api.Heartbeat) {
+// Heartbeat records a node's liveness and workers and returns the reply for the agent: the
+// workers to keep warm there.
+func (f *Fleet) Heartbeat(n *Node, hb api.Heartbeat) api.HeartbeatReply {
 	now := f.cfg.Now()
 	n.mu.Lock()
 	wasReady := n.invokeToken != "" && now.Sub(n.lastSeen) < f.cfg.DeadAfter
@@ -282,10 +299,12 @@ func (f *Fleet) Heartbeat(n *Node, hb api.Heartbeat) {
 	if hb.Capacity != nil {
 		n.gpus = hb.Capacity.GPUDevices
 	}
+	reply := api.HeartbeatReply{Warm: n.warm}
 	n.mu.Unlock()
 	if !wasReady {
 		f.notify()
 	}
+	return reply
 }
 
 // Ready reports whether a node can take calls now.

@@ -19,6 +19,9 @@ import (
 	"github.com/algos-dev/algos/controlplane/registry"
 )
 
+// HeaderNode is set by an agent on the calls it forwards from its workers: its node ID.
+const HeaderNode = "X-Algos-Node"
+
 // call serves POST /v1/algo/{owner}/{name}[/{version}].
 func (h *Handler) call(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	q := r.URL.Query()
@@ -31,6 +34,9 @@ func (h *Handler) call(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		o.Timeout = time.Duration(n) * time.Second
 	}
 	o.Stdout = q.Get("stdout") == "true"
+	if p.Calling != nil { // a call from inside an algorithm, through its node's agent
+		o.Node = r.Header.Get(HeaderNode)
+	}
 	output := q.Get("output")
 	switch output {
 	case "", "raw", "void":
@@ -156,5 +162,43 @@ func (h *Handler) getRequest(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		return nil
 	}
 	writeRaw(w, http.StatusOK, "application/json", env)
+	return nil
+}
+
+// callGraph serves GET /v1/algorithms/{owner}/{name}/graph: the versions the algorithm calls
+// (transitively) and those calling it, with call counts. Versions the caller may not see are
+// left out.
+func (h *Handler) callGraph(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	owner, name := r.PathValue("owner"), r.PathValue("name")
+	if _, err := h.cfg.Registry.GetAlgorithm(r.Context(), owner, name, p.Account); err != nil {
+		return err
+	}
+	if h.cfg.Graph == nil {
+		writeJSON(w, http.StatusOK, api.CallGraph{Algorithm: owner + "/" + name, Versions: []api.CallGraphNode{}, Edges: []api.CallGraphEdge{}})
+		return nil
+	}
+	visible := map[string]bool{}
+	res := map[string]api.Resources{}
+	g := h.cfg.Graph.Of(owner+"/"+name, nil)
+	for _, n := range g.Versions {
+		v, err := h.cfg.Registry.VersionByID(r.Context(), n.Version)
+		if err == nil && (v.Public || v.Owner == p.Account || p.Admin) {
+			visible[n.Version] = true
+			res[n.Version] = v.Manifest.Resources
+		}
+	}
+	out := api.CallGraph{Algorithm: g.Algorithm, Versions: []api.CallGraphNode{}, Edges: []api.CallGraphEdge{}}
+	for _, n := range g.Versions {
+		if visible[n.Version] {
+			n.Resources = res[n.Version]
+			out.Versions = append(out.Versions, n)
+		}
+	}
+	for _, e := range g.Edges {
+		if visible[e.Caller] && visible[e.Callee] {
+			out.Edges = append(out.Edges, e)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

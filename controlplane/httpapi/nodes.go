@@ -77,8 +77,7 @@ func (h *Handler) heartbeat(w http.ResponseWriter, r *http.Request, n *fleet.Nod
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	h.cfg.Fleet.Heartbeat(n, in)
-	w.WriteHeader(http.StatusNoContent)
+	writeJSON(w, http.StatusOK, h.cfg.Fleet.Heartbeat(n, in))
 	return nil
 }
 

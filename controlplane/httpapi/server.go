@@ -14,6 +14,7 @@ import (
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/callgraph"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
 	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/fleet"
@@ -48,6 +49,8 @@ type Config struct {
 	AgentBinary string
 	// Data serves the Data API under /v1/data/ (optional: without it those paths are 404).
 	Data *data.Service
+	// Graph is the call graph (optional).
+	Graph *callgraph.Graph
 }
 
 // Handler is the API's http.Handler.
@@ -148,6 +151,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions", h.user(h.listVersions))
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions/{version}", h.user(h.resolveVersion))
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/versions/{version}/logs", h.user(h.workerLogs))
+	m.HandleFunc("GET /v1/algorithms/{owner}/{name}/graph", h.user(h.callGraph))
 
 	m.HandleFunc("POST /v1/keys", h.manager(h.createKey))
 	m.HandleFunc("GET /v1/keys", h.user(h.listKeys))

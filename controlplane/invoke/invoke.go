@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/callgraph"
 	"github.com/algos-dev/algos/controlplane/metrics"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
@@ -29,6 +31,13 @@ type Config struct {
 	Registry *registry.Registry
 	Router   *router.Router
 	Metrics  *metrics.Metrics // optional
+	// Keys mints the per-call tokens workers call other algorithms and the Data API with;
+	// without it, workers get none.
+	Keys *auth.Keys
+	// Graph records caller → callee edges (optional).
+	Graph *callgraph.Graph
+	// MaxDepth bounds how deep calls from inside algorithms nest (default auth.DefaultMaxDepth).
+	MaxDepth int
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -51,6 +60,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = auth.DefaultMaxDepth
+	}
 	return &Service{cfg: cfg, log: cfg.Logger.With("component", "invoke")}, nil
 }
 
@@ -64,13 +76,40 @@ func (s *Service) Resolve(ctx context.Context, p *auth.Principal, owner, name, s
 	if !p.MayCall(owner, name) {
 		return nil, fmt.Errorf("%w: this API key may not call %s/%s (its algorithm scopes are %v)", auth.ErrForbidden, owner, name, p.Algos)
 	}
+	if c := p.Calling; c != nil {
+		if c.NoCalls {
+			return nil, fmt.Errorf("%w: algorithm %s may not call other algorithms (its setting call_other_algorithms is false)", auth.ErrForbidden, algorithmOf(c.Holder()))
+		}
+		for _, on := range c.Chain {
+			if algorithmOf(on) == owner+"/"+name {
+				return nil, &api.Error{Status: http.StatusLoopDetected, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeCallDepth,
+					Message: fmt.Sprintf("calling %s/%s from %s closes a cycle (%s → %s/%s): an algorithm may not call itself through others",
+						owner, name, algorithmOf(c.Holder()), strings.Join(c.Chain, " → "), owner, name)}}
+			}
+		}
+		if len(c.Chain) >= s.cfg.MaxDepth {
+			return nil, &api.Error{Status: http.StatusLoopDetected, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeCallDepth,
+				Message: fmt.Sprintf("calls nest %d deep (%s → %s/%s): the limit is %d", len(c.Chain)+1, strings.Join(c.Chain, " → "), owner, name, s.cfg.MaxDepth)}}
+		}
+	}
 	return v, nil
+}
+
+// algorithmOf turns a version ID "owner/name/1.2.3" into "owner/name".
+func algorithmOf(version string) string {
+	if i := strings.LastIndexByte(version, '/'); i >= 0 {
+		return version[:i]
+	}
+	return version
 }
 
 // Options of one call.
 type Options struct {
 	Timeout time.Duration // 0: the version's default
 	Stdout  bool          // return the call's log (honoured for the owner only)
+	// Node is the node a call from inside an algorithm comes from (its agent says so): a warm
+	// worker there serves it first.
+	Node string
 }
 
 // Outcome is a completed call: the worker's reply, how long it took, and its log if asked.
@@ -119,7 +158,26 @@ func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resol
 	defer cancel()
 	start := s.cfg.Now()
 	stdout := o.Stdout && p.Account == v.Owner
-	reply, err := s.cfg.Router.Invoke(ctx, v, requestLine, router.CallOptions{Caller: p.Account, Stdout: stdout})
+	if s.cfg.Keys != nil {
+		dl, _ := ctx.Deadline()
+		req := newID()
+		if p.Calling != nil {
+			req = p.Calling.Request
+		}
+		token, err := s.cfg.Keys.MintCallToken(p, v.ID, req, dl, !v.Manifest.MayCallOthers())
+		if err != nil {
+			return nil, 0, err
+		}
+		requestLine = withToken(requestLine, token, req)
+	}
+	reply, err := s.cfg.Router.Invoke(ctx, v, requestLine, router.CallOptions{Caller: p.Account, Stdout: stdout, Node: o.Node})
+	if s.cfg.Graph != nil && err == nil {
+		caller := ""
+		if p.Calling != nil {
+			caller = p.Calling.Holder()
+		}
+		s.cfg.Graph.Call(caller, v.ID, s.cfg.Now().Sub(start), o.Node != "" && reply.NodeID == o.Node, s.cfg.Now())
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, 0, &api.Error{Status: http.StatusGatewayTimeout, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeTimeout,
@@ -136,6 +194,27 @@ func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resol
 		out.Worker.Error.ErrorType = api.ErrTypeAlgorithm
 	}
 	return out, reply.ColdStart, nil
+}
+
+// withToken adds the per-call token to a request line: {"content_type":…,"data":…} becomes
+// {"content_type":…,"data":…,"algos":{"token":…,"request_id":…}} (docs/worker-protocol.md).
+func withToken(line []byte, token, req string) []byte {
+	end := len(line)
+	for end > 0 && (line[end-1] == '\n' || line[end-1] == ' ') {
+		end--
+	}
+	if end == 0 || line[end-1] != '}' {
+		return line
+	}
+	extra, _ := json.Marshal(struct {
+		Token     string `json:"token"`
+		RequestID string `json:"request_id,omitempty"`
+	}{token, req})
+	out := make([]byte, 0, end+len(extra)+12)
+	out = append(out, line[:end-1]...)
+	out = append(out, `,"algos":`...)
+	out = append(out, extra...)
+	return append(out, '}')
 }
 
 // outcome names a call's outcome for metrics: "" for a result, else the error type.

@@ -31,10 +31,18 @@ type PoolView struct {
 	Desired, Ready int
 }
 
+// AutoscalerView is the worker autoscaler's latest decision for a version.
+type AutoscalerView struct {
+	Version                              string
+	Desired, Current, InFlight, Unplaced int
+	Panic                                bool
+}
+
 // Sources are read at scrape time.
 type Sources struct {
-	Nodes func() []NodeView
-	Pools func() []PoolView
+	Nodes      func() []NodeView
+	Pools      func() []PoolView
+	Autoscaler func() []AutoscalerView
 }
 
 // Metrics records the control plane's metrics. Safe for concurrent use.
@@ -114,13 +122,18 @@ var (
 	descPoolSize = prometheus.NewDesc("algos_pool_nodes", "Node pool sizes: desired and ready.", []string{"pool", "kind"}, nil)
 	descGPUTotal = prometheus.NewDesc("algos_gpu_memory_total_bytes", "GPU memory per device.", []string{"node", "gpu", "model"}, nil)
 	descGPUUsed  = prometheus.NewDesc("algos_gpu_memory_used_bytes", "GPU memory in use per device, as last reported.", []string{"node", "gpu", "model"}, nil)
+	descDesired  = prometheus.NewDesc("algos_workers_desired", "Workers the autoscaler wants for a version (all nodes).", []string{"algorithm", "version"}, nil)
+	descActual   = prometheus.NewDesc("algos_workers_actual", "Workers of a version reported by ready nodes, starting ones included.", []string{"algorithm", "version"}, nil)
+	descInFlight = prometheus.NewDesc("algos_calls_in_flight", "Calls of a version in flight at the control plane, those waiting for a node included.", []string{"algorithm", "version"}, nil)
+	descUnplaced = prometheus.NewDesc("algos_workers_unplaced", "Desired workers of a version that fit no ready node (a pool grows for them).", []string{"algorithm", "version"}, nil)
+	descPanic    = prometheus.NewDesc("algos_autoscaler_panic", "1 while a version's autoscaler is in panic mode.", []string{"algorithm", "version"}, nil)
 )
 
 // stateCollector reads the fleet and the pools at scrape time.
 type stateCollector struct{ src Sources }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWorkers, descQueued, descNodes, descPoolSize, descGPUTotal, descGPUUsed} {
+	for _, d := range []*prometheus.Desc{descWorkers, descQueued, descNodes, descPoolSize, descGPUTotal, descGPUUsed, descDesired, descActual, descInFlight, descUnplaced, descPanic} {
 		ch <- d
 	}
 }
@@ -145,6 +158,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for k, v := range nodes {
 			ch <- prometheus.MustNewConstMetric(descNodes, prometheus.GaugeValue, float64(v), k[0], k[1])
+		}
+	}
+	if c.src.Autoscaler != nil {
+		for _, a := range c.src.Autoscaler() {
+			alg, ver := split(a.Version)
+			inPanic := 0.0
+			if a.Panic {
+				inPanic = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descDesired, prometheus.GaugeValue, float64(a.Desired), alg, ver)
+			ch <- prometheus.MustNewConstMetric(descActual, prometheus.GaugeValue, float64(a.Current), alg, ver)
+			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(a.InFlight), alg, ver)
+			ch <- prometheus.MustNewConstMetric(descUnplaced, prometheus.GaugeValue, float64(a.Unplaced), alg, ver)
+			ch <- prometheus.MustNewConstMetric(descPanic, prometheus.GaugeValue, inPanic, alg, ver)
 		}
 	}
 	if c.src.Pools != nil {

@@ -66,6 +66,7 @@ type Reconciler struct {
 	demand    map[string]time.Time // pool (or anyPool(gpu)) → when a call last found no ready node
 	anyTaken  map[string]time.Time // anyPool(gpu) → until when a pool that grew for it stands
 	idleSince map[string]time.Time // node ID → since when it has run no worker
+	needs     map[string]need      // pool → nodes the worker autoscaler wants beyond the ready ones
 }
 
 // Demand records that a call is waiting for a node of pool ("" = any pool) and whether it
@@ -362,7 +363,7 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 		}
 	}
 	if spec.MinSize < spec.MaxSize {
-		if err := r.autoscale(ctx, g, p, spec, byInstance, active); err != nil {
+		if err := r.autoscale(ctx, g, p, spec, byInstance, active, ready); err != nil {
 			return err
 		}
 	}
@@ -374,10 +375,16 @@ func (r *Reconciler) reconcile(ctx context.Context, p store.Pool) error {
 // have run no worker for ScaleDownAfter, down to the pool's min_size. A draining node takes no
 // new calls and goes only once it is still idle at the next pass (no call can be running on a
 // node without workers).
-func (r *Reconciler) autoscale(ctx context.Context, g clouds.Groups, p store.Pool, spec api.PoolSpec, byInstance map[string]*fleet.Node, active map[string]bool) error {
+func (r *Reconciler) autoscale(ctx context.Context, g clouds.Groups, p store.Pool, spec api.PoolSpec, byInstance map[string]*fleet.Node, active map[string]bool, ready int) error {
 	now := r.cfg.Now()
 	if len(active) == 0 && spec.DesiredSize < spec.MaxSize && r.wants(p.Name, spec, 30*time.Second) {
 		return r.setDesired(ctx, g, p, spec, spec.DesiredSize+1, "ScaledUp", "a call is waiting for a node: desired size %d → %d")
+	}
+	// Workers that fit no ready node: grow by what the nodes still booting do not cover.
+	booting := max(spec.DesiredSize-ready, 0)
+	if n := r.needOf(p.Name); n > booting && spec.DesiredSize < spec.MaxSize {
+		return r.setDesired(ctx, g, p, spec, min(spec.DesiredSize+n-booting, spec.MaxSize), "ScaledUp",
+			"workers the autoscaler wants fit no ready node: desired size %d → %d")
 	}
 	r.demandMu.Lock()
 	if r.idleSince == nil {

@@ -79,6 +79,12 @@ func effective(v, settings api.Manifest) api.Manifest {
 	if settings.NodePool != "" {
 		m.NodePool = settings.NodePool
 	}
+	if settings.CallOthers != nil {
+		m.CallOthers = settings.CallOthers
+	}
+	if ss.Predictive != nil {
+		sc.Predictive = ss.Predictive
+	}
 	if n, err := normalize(m, nil); err == nil {
 		return n
 	}

@@ -453,3 +453,27 @@ func (r *Registry) Artifact(ctx context.Context, digest string) (io.ReadCloser, 
 	}
 	return rd, nil
 }
+
+// KeepWarm returns the latest version of every algorithm whose scaling asks for workers kept
+// warm (min_instances > 0): the versions the autoscaler holds up without calls. It reads each
+// algorithm through the cache.
+func (r *Registry) KeepWarm(ctx context.Context) ([]*Resolved, error) {
+	as, err := r.cfg.Store.ListAlgorithms(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []*Resolved
+	for _, a := range as {
+		v, err := r.Resolve(ctx, a.Owner, a.Name, "latest", a.Owner)
+		if errors.Is(err, ErrNotFound) {
+			continue // no version yet
+		}
+		if err != nil {
+			return nil, err
+		}
+		if v.Manifest.Scaling.MinInstances > 0 {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}

@@ -53,19 +53,19 @@ func TestPickKeepsCPUWorkOffGPUNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := r.pick("o/cpu/1.0.0", "", false); n != gpuNode {
+	if n, _ := r.pick("o/cpu/1.0.0", "", false, ""); n != gpuNode {
 		t.Fatalf("CPU work with only a GPU node ready: got %v, want the GPU node as a last resort", n)
 	}
 	cpuNode := join("cpu", api.Capacity{CPU: 4})
 	r.loadOf(cpuNode.ID).total.Add(5) // busier than the GPU node
-	if n, _ := r.pick("o/cpu/1.0.0", "", false); n != cpuNode {
+	if n, _ := r.pick("o/cpu/1.0.0", "", false, ""); n != cpuNode {
 		t.Fatalf("CPU work: got node %v, want the CPU node", n.ID)
 	}
-	if n, _ := r.pick("o/gpu/1.0.0", "", true); n != gpuNode {
+	if n, _ := r.pick("o/gpu/1.0.0", "", true, ""); n != gpuNode {
 		t.Fatalf("GPU work: got node %v, want the GPU node", n.ID)
 	}
 	gpuNode.SetDraining(true)
-	if n, _ := r.pick("o/gpu/1.0.0", "", true); n != nil {
+	if n, _ := r.pick("o/gpu/1.0.0", "", true, ""); n != nil {
 		t.Fatalf("GPU work with the only GPU node draining: got %v, want none", n.ID)
 	}
 }

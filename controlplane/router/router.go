@@ -71,6 +71,47 @@ type Router struct {
 
 	mu       sync.Mutex
 	inflight map[string]*load // node ID → load
+
+	vmu      sync.Mutex
+	versions map[string]*versionLoad // version ID → its calls, for the autoscaler
+}
+
+// versionLoad counts one version's calls.
+type versionLoad struct {
+	inFlight  atomic.Int64 // calls in the router: waiting for a node or on one
+	waiting   atomic.Int64 // calls waiting for a ready node
+	completed atomic.Int64 // calls finished (any outcome), since the start
+	busy      atomic.Int64 // nanoseconds spent on nodes by finished calls
+}
+
+// VersionLoad is a snapshot of one version's calls (see Router.Load).
+type VersionLoad struct {
+	InFlight  int           // calls in flight now, waiting ones included
+	Waiting   int           // calls waiting for a ready node now
+	Completed int64         // calls finished since the router started
+	Busy      time.Duration // their total time on nodes
+}
+
+// Load returns a snapshot of the calls of every version that has had one.
+func (r *Router) Load() map[string]VersionLoad {
+	r.vmu.Lock()
+	defer r.vmu.Unlock()
+	out := make(map[string]VersionLoad, len(r.versions))
+	for id, l := range r.versions {
+		out[id] = VersionLoad{InFlight: int(l.inFlight.Load()), Waiting: int(l.waiting.Load()), Completed: l.completed.Load(), Busy: time.Duration(l.busy.Load())}
+	}
+	return out
+}
+
+func (r *Router) versionLoad(id string) *versionLoad {
+	r.vmu.Lock()
+	defer r.vmu.Unlock()
+	l := r.versions[id]
+	if l == nil {
+		l = &versionLoad{}
+		r.versions[id] = l
+	}
+	return l
 }
 
 type load struct {
@@ -100,7 +141,7 @@ func New(cfg Config) (*Router, error) {
 			DisableCompression:  true,
 		}
 	}
-	return &Router{cfg: cfg, log: cfg.Logger.With("component", "router"), client: &http.Client{Transport: cfg.Transport}, inflight: map[string]*load{}}, nil
+	return &Router{cfg: cfg, log: cfg.Logger.With("component", "router"), client: &http.Client{Transport: cfg.Transport}, inflight: map[string]*load{}, versions: map[string]*versionLoad{}}, nil
 }
 
 func (r *Router) loadOf(id string) *load {
@@ -116,9 +157,10 @@ func (r *Router) loadOf(id string) *load {
 
 // pick chooses a node: one with an idle warm worker of the version (reported workers minus
 // calls this router has in flight there), else the least loaded ready node.
-func (r *Router) pick(version, pool string, gpu bool) (*fleet.Node, *load) {
-	var best, warm *fleet.Node
-	var bestLoad, warmLoad *load
+func (r *Router) pick(version, pool string, gpu bool, near string) (*fleet.Node, *load) {
+	var best, warm, home *fleet.Node
+	var bestLoad, warmLoad, homeLoad *load
+	homeWarm := false
 	bestGPU := false
 	for _, n := range r.cfg.Fleet.ReadyNodes() {
 		if (pool != "" && n.Pool != pool) || n.Draining() {
@@ -135,6 +177,9 @@ func (r *Router) pick(version, pool string, gpu bool) (*fleet.Node, *load) {
 		if better {
 			best, bestLoad, bestGPU = n, l, hasGPU
 		}
+		if n.ID == near {
+			home, homeLoad = n, l
+		}
 		for _, w := range n.Workers() {
 			if w.Version != version {
 				continue
@@ -142,12 +187,18 @@ func (r *Router) pick(version, pool string, gpu bool) (*fleet.Node, *load) {
 			l.mu.Lock()
 			free := w.Workers - l.byVersion[version]
 			l.mu.Unlock()
+			if free > 0 && n.ID == near {
+				homeWarm = true
+			}
 			if free > 0 && (warm == nil || l.total.Load() < warmLoad.total.Load()) {
 				warm, warmLoad = n, l
 			}
 		}
 	}
-	if warm != nil {
+	switch {
+	case home != nil && (homeWarm || warm == nil): // co-location: the caller's own node
+		return home, homeLoad
+	case warm != nil:
 		return warm, warmLoad
 	}
 	return best, bestLoad
@@ -157,18 +208,34 @@ func (r *Router) pick(version, pool string, gpu bool) (*fleet.Node, *load) {
 type CallOptions struct {
 	Caller string
 	Stdout bool
+	// Node, when set, is the node the call comes from (a call from inside an algorithm): it
+	// takes the call when it has a free warm worker of the version, or when no node has one.
+	Node string
 }
 
 // Invoke runs a call on a node and returns the worker's reply. The call's ctx deadline bounds it,
 // including the wait for a ready node. Errors answered by the agent come back as *api.Error.
 func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine []byte, o CallOptions) (*Reply, error) {
+	vl := r.versionLoad(v.ID)
+	vl.inFlight.Add(1)
+	defer vl.inFlight.Add(-1)
 	var n *fleet.Node
 	var l *load
+	waiting := false
+	defer func() {
+		if waiting {
+			vl.waiting.Add(-1)
+		}
+	}()
 	for {
 		changed := r.cfg.Fleet.Changed()
 		gpu := v.Manifest.Resources.GPUs > 0 || v.Manifest.Resources.GPUMemMiB > 0
-		if n, l = r.pick(v.ID, v.Manifest.NodePool, gpu); n != nil {
+		if n, l = r.pick(v.ID, v.Manifest.NodePool, gpu, o.Node); n != nil {
 			break
+		}
+		if !waiting {
+			waiting = true
+			vl.waiting.Add(1)
 		}
 		if r.cfg.NoNode != nil {
 			r.cfg.NoNode(v.Manifest.NodePool, gpu)
@@ -187,11 +254,18 @@ func (r *Router) Invoke(ctx context.Context, v *registry.Resolved, requestLine [
 		case <-time.After(time.Second): // a node may turn ready without a change notice (heartbeat)
 		}
 	}
+	if waiting {
+		waiting = false
+		vl.waiting.Add(-1)
+	}
 	l.total.Add(1)
 	l.mu.Lock()
 	l.byVersion[v.ID]++
 	l.mu.Unlock()
+	start := time.Now()
 	defer func() {
+		vl.busy.Add(int64(time.Since(start)))
+		vl.completed.Add(1)
 		l.total.Add(-1)
 		l.mu.Lock()
 		l.byVersion[v.ID]--

@@ -6,7 +6,9 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -99,4 +101,13 @@ func decodeKey(s, from string) ([]byte, error) {
 		return nil, fmt.Errorf("secrets: %s must hold the base64 of exactly 32 bytes", from)
 	}
 	return key, nil
+}
+
+// Derive returns a 32-byte key for one purpose, derived from the master key with
+// HMAC-SHA256(key, purpose), so that a purpose's key reveals nothing of the master key or of
+// other purposes' keys.
+func Derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/algos-dev/algos/clouds"
 	"github.com/algos-dev/algos/clouds/local"
 	"github.com/algos-dev/algos/controlplane/auth"
+	"github.com/algos-dev/algos/controlplane/callgraph"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
 	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/data/rootblob"
@@ -32,6 +33,7 @@ import (
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
+	"github.com/algos-dev/algos/controlplane/scale"
 	"github.com/algos-dev/algos/controlplane/secrets"
 	"github.com/algos-dev/algos/controlplane/store"
 	"github.com/algos-dev/algos/controlplane/store/sqlite"
@@ -70,6 +72,10 @@ type Config struct {
 	// directly) or "cloud-init" (the boot script of cloud VMs: download the agent from this
 	// control plane, then start it — the path a VM takes, on this machine).
 	LocalBoot string
+	// ScaleInterval is how often the worker autoscaler decides (default 1s).
+	ScaleInterval time.Duration
+	// CallDepth bounds how deep calls from inside algorithms nest (default 8).
+	CallDepth int
 }
 
 // Server is a running control plane.
@@ -128,7 +134,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(fmt.Errorf("open data store: %w", err))
 	}
 	cleanup = append(cleanup, func() { dataBucket.Close() })
-	keys, err := auth.New(auth.Config{Store: st, Logger: log})
+	keyFile := cfg.SecretKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, "secret.key")
+	}
+	secretKey, err := secrets.LoadKey(keyFile, true)
+	if err != nil {
+		return fail(err)
+	}
+	box, err := secrets.New(secretKey)
+	if err != nil {
+		return fail(err)
+	}
+	keys, err := auth.New(auth.Config{Store: st, Logger: log, TokenKey: secrets.Derive(secretKey, "algos call tokens v1")})
 	if err != nil {
 		return fail(err)
 	}
@@ -149,7 +167,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	var autoscaling *scale.Controller // set below; read at scrape time
 	met := metrics.New(metrics.Sources{
+		Autoscaler: func() []metrics.AutoscalerView {
+			if autoscaling == nil {
+				return nil
+			}
+			var out []metrics.AutoscalerView
+			for _, s := range autoscaling.Statuses() {
+				out = append(out, metrics.AutoscalerView{Version: s.Version, Desired: s.Desired, Current: s.Current, InFlight: s.InFlight, Panic: s.Panic, Unplaced: s.Unplaced})
+			}
+			return out
+		},
 		Nodes: func() []metrics.NodeView {
 			var out []metrics.NodeView
 			for _, n := range fl.Nodes() {
@@ -169,7 +198,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return out
 		},
 	})
-	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Metrics: met, Logger: log})
+	graph := callgraph.New()
+	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Metrics: met, Keys: keys, Graph: graph, MaxDepth: cfg.CallDepth, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -189,19 +219,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(fmt.Errorf("local cloud: %w", err))
 	}
 	cleanup = append(cleanup, func() { _ = localCloud.Close(context.Background()) })
-	keyFile := cfg.SecretKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.DataDir, "secret.key")
-	}
-	secretKey, err := secrets.LoadKey(keyFile, true)
-	if err != nil {
-		return fail(err)
-	}
-	box, err := secrets.New(secretKey)
-	if err != nil {
-		return fail(err)
-	}
 	accounts, err := cloudacct.New(cloudacct.Config{Store: st, Box: box, Factories: cfg.CloudFactories, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -214,8 +235,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	scaler, err := scale.New(scale.Config{Fleet: fl, Router: rt, Registry: reg, Pools: pools, Callers: graph.Callers, Logger: log, Interval: cfg.ScaleInterval})
+	if err != nil {
+		return fail(err)
+	}
+	autoscaling = scaler
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Metrics: met, Logger: log,
+	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Metrics: met, Logger: log, Graph: graph,
 		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary, Data: dataSvc})
 	if err != nil {
 		cancelBase()
@@ -245,9 +271,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		log.Error("resuming async requests failed", "err", err)
 	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); _ = localCloud.Run(base) }()
 	go func() { defer wg.Done(); _ = pools.Run(base) }()
+	go func() { defer wg.Done(); _ = scaler.Run(base) }()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

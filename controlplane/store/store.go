@@ -57,7 +57,8 @@ type Algorithms interface {
 	CreateAlgorithm(ctx context.Context, a Algorithm) error
 	// GetAlgorithm fails with ErrNotFound.
 	GetAlgorithm(ctx context.Context, owner, name string) (Algorithm, error)
-	// ListAlgorithms returns an account's algorithms ordered by name.
+	// ListAlgorithms returns an account's algorithms ordered by name; owner "" lists every
+	// account's, ordered by owner and name.
 	ListAlgorithms(ctx context.Context, owner string) ([]Algorithm, error)
 	// UpdateAlgorithm replaces the mutable settings (Description, Settings, UpdatedAt) of an
 	// existing algorithm; ErrNotFound.

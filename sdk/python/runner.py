@@ -2,7 +2,13 @@
 
 Usage: python -u runner.py <entrypoint.py>, with the algorithm's source directory as the working
 directory. The entrypoint module defines apply(input) and optionally load(); load()'s return value,
-when it returns one and apply takes two parameters, is passed as apply(input, state).
+when it returns one and apply takes two parameters, is passed as apply(input, state). A module
+written for Algorithmia's ADK (`ADK(apply, load).init(...)` at import) hands its functions to the
+runner instead, through the hook module the runner registers as sys.modules["_algos_runner"].
+
+A request line may carry {"algos": {"token": …, "request_id": …}}: the runner puts them in the
+environment as ALGOS_CALL_TOKEN and ALGOS_REQUEST_ID for the duration of the call, where the
+Algorithmia client (the package next to this file) and child processes find them.
 
 Standard library only.
 """
@@ -15,6 +21,7 @@ import json
 import os
 import sys
 import traceback
+import types
 
 INIT_LINE = "PIPE_INIT_COMPLETE"
 MARKER_LINE = "--ALGOS-CALL-END--"
@@ -23,6 +30,9 @@ DEFAULT_PIPE_PATH = "/tmp/algoout"
 ALGORITHM_ERROR = "AlgorithmError"
 PROTOCOL_ERROR = "ProtocolError"
 ENTRYPOINT_MODULE = "__algos_entrypoint__"
+HOOK_MODULE = "_algos_runner"
+CALL_FIELD = "algos"
+CALL_ENV = (("token", "ALGOS_CALL_TOKEN"), ("request_id", "ALGOS_REQUEST_ID"))
 
 
 class RunnerError(Exception):
@@ -89,10 +99,9 @@ def _import_entrypoint(entrypoint):
     path = os.path.abspath(entrypoint)
     if not os.path.isfile(path):
         raise RunnerError(f"entrypoint {entrypoint} not found in {os.getcwd()}")
-    # Python put the runner's own directory first on sys.path; the algorithm's come instead.
-    runner_dir = os.path.dirname(os.path.abspath(__file__))
-    if sys.path and os.path.abspath(sys.path[0] or os.curdir) == runner_dir:
-        del sys.path[0]
+    # Python put the runner's own directory first on sys.path: the algorithm's directories come
+    # before it, and it stays before site-packages so that the Algorithmia package beside the
+    # runner is the one algorithms import.
     for directory in (os.getcwd(), os.path.dirname(path)):
         if directory in sys.path:
             sys.path.remove(directory)
@@ -135,13 +144,31 @@ def _bind(apply, state):
     return apply
 
 
+def _call_env(request):
+    """Returns the environment of one call: ALGOS_CALL_TOKEN and ALGOS_REQUEST_ID from the request's
+    "algos" field. The field is optional; what is not a string there is ignored."""
+    field = request.get(CALL_FIELD)
+    env = {}
+    if isinstance(field, dict):
+        for key, name in CALL_ENV:
+            value = field.get(key)
+            if isinstance(value, str) and value and "\x00" not in value:
+                env[name] = value
+    return env
+
+
 def _decode(line):
+    """Returns the input of a request line and the environment of its call."""
     try:
         request = json.loads(line)
     except ValueError as e:
         raise RequestError(f"bad request line: not JSON: {e}") from None
     if not isinstance(request, dict) or "data" not in request:
         raise RequestError('bad request line: not an object with a "data" field')
+    return _decode_data(request), _call_env(request)
+
+
+def _decode_data(request):
     content_type, data = request.get("content_type"), request["data"]
     if content_type == "json":
         return data
@@ -199,17 +226,71 @@ def _encode(result):
     return ('{"result":' + encoded + ',"metadata":{"content_type":"json"}}\n').encode("ascii")
 
 
+def _set_call_env(env):
+    """Sets the call's variables in os.environ (so child processes inherit them too) and unsets
+    those the call does not carry."""
+    for _, name in CALL_ENV:
+        if name in env:
+            os.environ[name] = env[name]
+        else:
+            os.environ.pop(name, None)
+
+
 def _handle(call, line):
     """Returns the response line, as bytes, for one request line."""
     try:
-        value = _decode(line)
+        value, env = _decode(line)
     except RequestError as e:
         return _error(str(e), PROTOCOL_ERROR, "")
+    _set_call_env(env)
     try:
         result = call(value)
     except Exception as e:
         return _error(_exception_message(e), _exception_type(e), traceback.format_exc())
+    finally:
+        _set_call_env({})
     return _encode(result)
+
+
+class _Hook:
+    """The hook Algorithmia's ADK finds as sys.modules[HOOK_MODULE] while the runner imports the
+    entrypoint: ADK(apply, load).init() hands its functions to the runner through register()
+    instead of serving the protocol itself."""
+
+    def __init__(self):
+        self.functions = None
+        self.importing = True
+        self.module = types.ModuleType(HOOK_MODULE, "The algos runner's hook for Algorithmia's ADK.")
+        self.module.register = self.register
+
+    def register(self, apply, load=None):
+        """Records the functions to serve; the runner serves them once the import is done."""
+        if not callable(apply) or (load is not None and not callable(load)):
+            raise TypeError("ADK: apply (and load, when given) must be functions")
+        if not self.importing:
+            raise RuntimeError("ADK.init() must run when the entrypoint module is imported, not during a call")
+        if self.functions is not None:
+            raise RuntimeError("ADK.init() was called twice: an algorithm serves one apply function")
+        self.functions = (apply, load)
+        return True
+
+
+def _functions(entrypoint):
+    """Imports the entrypoint and returns (apply, load): those an ADK handed over with init(),
+    else the module's own apply and load."""
+    hook = _Hook()
+    sys.modules[HOOK_MODULE] = hook.module
+    try:
+        module = _import_entrypoint(entrypoint)
+    finally:
+        hook.importing = False
+    if hook.functions is not None:
+        return hook.functions
+    apply = getattr(module, "apply", None)
+    if not callable(apply):
+        raise RunnerError(f"{entrypoint} defines no apply(input) function")
+    load = getattr(module, "load", None)
+    return apply, (load if callable(load) else None)
 
 
 def main(argv):
@@ -220,12 +301,8 @@ def main(argv):
     sys.stdin = open(os.devnull)  # request lines are the runner's, not the algorithm's
     log = _Log()
     try:
-        module = _import_entrypoint(argv[1])
-        apply = getattr(module, "apply", None)
-        if not callable(apply):
-            raise RunnerError(f"{argv[1]} defines no apply(input) function")
-        load = getattr(module, "load", None)
-        state = load() if callable(load) else None
+        apply, load = _functions(argv[1])
+        state = load() if load is not None else None
         call = _bind(apply, state)
     except RunnerError as e:
         log.error(e)

@@ -38,6 +38,10 @@ func (s *Store) GetAlgorithm(ctx context.Context, owner, name string) (store.Alg
 
 // ListAlgorithms implements store.Algorithms.
 func (s *Store) ListAlgorithms(ctx context.Context, owner string) ([]store.Algorithm, error) {
+	if owner == "" {
+		return list(ctx, s, "list algorithms", scanAlgorithm,
+			`SELECT `+algorithmColumns+` FROM algorithms ORDER BY owner, name`)
+	}
 	return list(ctx, s, "list algorithms of "+owner, scanAlgorithm,
 		`SELECT `+algorithmColumns+` FROM algorithms WHERE owner = ? ORDER BY name`, owner)
 }

@@ -72,12 +72,16 @@ func algorithmTests() []test {
 		{"ListByName", func(t *testing.T, s store.Store) {
 			ctx := t.Context()
 			zeta, alpha, mid := newAlgorithm("demo", "zeta", 0), newAlgorithm("demo", "alpha", 1), newAlgorithm("demo", "mid", 2)
-			for _, a := range []store.Algorithm{zeta, newAlgorithm("alice", "beta", 3), alpha, mid} {
+			beta := newAlgorithm("alice", "beta", 3)
+			for _, a := range []store.Algorithm{zeta, beta, alpha, mid} {
 				must(t, "CreateAlgorithm", s.CreateAlgorithm(ctx, a))
 			}
 			got, err := s.ListAlgorithms(ctx, "demo")
 			must(t, "ListAlgorithms", err)
 			equal(t, "ListAlgorithms demo", got, []store.Algorithm{alpha, mid, zeta})
+			got, err = s.ListAlgorithms(ctx, "")
+			must(t, "ListAlgorithms every owner", err)
+			equal(t, "ListAlgorithms every owner", got, []store.Algorithm{beta, alpha, mid, zeta})
 			got, err = s.ListAlgorithms(ctx, "nobody")
 			must(t, "ListAlgorithms nobody", err)
 			if len(got) != 0 {

@@ -1,0 +1,138 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/algos-dev/algos/controlplane/store"
+)
+
+// CallTokenPrefix starts every per-call token.
+const CallTokenPrefix = "act_"
+
+// DefaultMaxDepth bounds how deep calls from inside algorithms nest (a call from outside is
+// depth 1).
+const DefaultMaxDepth = 8
+
+// callClaims is what a per-call token carries, signed by the control plane.
+type callClaims struct {
+	Account string           `json:"a"`           // the original caller: rights and usage
+	KeyID   string           `json:"k"`           // the original caller's key: revoking it ends its tokens
+	Algos   []string         `json:"s"`           // the key's algorithm allow-list
+	Data    store.DataAccess `json:"d"`           // the key's Data API access
+	Request string           `json:"r"`           // the root request ID
+	Chain   []string         `json:"c"`           // owner/name of the algorithms on the call path, outermost first
+	NoCalls bool             `json:"n,omitempty"` // the holder may not call algorithms
+	Exp     int64            `json:"e"`           // unix milliseconds: the call's deadline
+}
+
+// Calling is what a principal holding a per-call token knows of its call path.
+type Calling struct {
+	Chain   []string // owner/name of the algorithms on the call path, the token's holder last
+	Request string   // the root request ID
+	NoCalls bool     // the holder's algorithm may not call others (call_other_algorithms: false)
+}
+
+// Holder is the algorithm holding the token (owner/name).
+func (c *Calling) Holder() string { return c.Chain[len(c.Chain)-1] }
+
+// MintCallToken makes the token the worker of algorithm (owner/name) gets for one call made by
+// p: the caller's rights, the call path with the algorithm appended, valid until deadline.
+func (k *Keys) MintCallToken(p *Principal, algorithm, request string, deadline time.Time, noCalls bool) (string, error) {
+	if len(k.cfg.TokenKey) == 0 {
+		return "", errors.New("auth: no token key configured")
+	}
+	c := callClaims{Account: p.Account, KeyID: p.KeyID, Algos: p.Algos, Data: p.Data, Request: request, NoCalls: noCalls, Exp: deadline.UnixMilli()}
+	if p.Calling != nil {
+		c.Chain = slices.Clone(p.Calling.Chain)
+		c.Request = p.Calling.Request
+	}
+	c.Chain = append(c.Chain, algorithm)
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	return CallTokenPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(k.sign(payload)), nil
+}
+
+func (k *Keys) sign(payload string) []byte {
+	m := hmac.New(sha256.New, k.cfg.TokenKey)
+	m.Write([]byte(payload))
+	return m.Sum(nil)
+}
+
+// callPrincipal checks a per-call token: signature, expiry, and that the key it derives from is
+// still valid (revocation reaches tokens within MaxAge).
+func (k *Keys) callPrincipal(ctx context.Context, token string) (*Principal, error) {
+	bad := fmt.Errorf("%w: the call token is not valid", ErrUnauthorized)
+	if len(k.cfg.TokenKey) == 0 {
+		return nil, bad
+	}
+	payload, sig, ok := strings.Cut(strings.TrimPrefix(token, CallTokenPrefix), ".")
+	if !ok {
+		return nil, bad
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, k.sign(payload)) {
+		return nil, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return nil, bad
+	}
+	var c callClaims
+	if json.Unmarshal(b, &c) != nil || len(c.Chain) == 0 {
+		return nil, bad
+	}
+	if !k.cfg.Now().Before(time.UnixMilli(c.Exp)) {
+		return nil, fmt.Errorf("%w: the call token expired with its call", ErrUnauthorized)
+	}
+	if err := k.keyValid(ctx, c.KeyID); err != nil {
+		return nil, err
+	}
+	return &Principal{Account: c.Account, KeyID: c.KeyID, Data: c.Data, Algos: c.Algos,
+		Calling: &Calling{Chain: c.Chain, Request: c.Request, NoCalls: c.NoCalls}}, nil
+}
+
+// keyValid checks that a key exists and is neither revoked nor expired, from a cache no older
+// than MaxAge.
+func (k *Keys) keyValid(ctx context.Context, id string) error {
+	now := k.cfg.Now()
+	k.mu.RLock()
+	c := k.byID[id]
+	k.mu.RUnlock()
+	if c == nil || now.Sub(c.loadedAt) >= k.cfg.MaxAge {
+		c = &cached{loadedAt: now}
+		sk, err := k.cfg.Store.GetKey(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("look up key: %w", err)
+		default:
+			c.p = &Principal{Account: sk.Owner, KeyID: sk.ID}
+			c.expires, c.revoked = sk.ExpiresAt, sk.RevokedAt != nil
+		}
+		k.mu.Lock()
+		if len(k.byID) > 100_000 {
+			k.byID = map[string]*cached{}
+		}
+		k.byID[id] = c
+		k.mu.Unlock()
+	}
+	switch {
+	case c.p == nil, c.revoked:
+		return fmt.Errorf("%w: the API key behind this call was revoked", ErrUnauthorized)
+	case c.expires != nil && !now.Before(*c.expires):
+		return fmt.Errorf("%w: the API key behind this call expired", ErrUnauthorized)
+	}
+	return nil
+}

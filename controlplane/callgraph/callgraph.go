@@ -1,0 +1,158 @@
+// Package callgraph records which algorithm versions call which (the talk's "Algorithm A always
+// calls Algorithm B"): caller → callee edges with call counts and how many were served on the
+// caller's node, plus each version's calls and time on nodes. The scheduler reads the callers
+// of a version to place its workers next to them; `algos algo graph` shows the graph. It is
+// kept in memory: a restart starts counting again.
+package callgraph
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/algos-dev/algos/api"
+)
+
+// Graph is safe for concurrent use.
+type Graph struct {
+	mu       sync.Mutex
+	edges    map[[2]string]*api.CallGraphEdge
+	versions map[string]*api.CallGraphNode
+}
+
+// New returns an empty graph.
+func New() *Graph {
+	return &Graph{edges: map[[2]string]*api.CallGraphEdge{}, versions: map[string]*api.CallGraphNode{}}
+}
+
+// maxEdges bounds memory: past it, new edges are not recorded (existing ones still count).
+const maxEdges = 1 << 20
+
+// Call records one completed call of version (caller "" for a call from outside), how long it
+// spent on a node, and whether it ran on the caller's node.
+func (g *Graph) Call(caller, version string, busy time.Duration, sameNode bool, at time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := g.versions[version]
+	if n == nil {
+		if len(g.versions) >= maxEdges {
+			return
+		}
+		n = &api.CallGraphNode{Version: version}
+		g.versions[version] = n
+	}
+	n.Calls++
+	n.BusySeconds += busy.Seconds()
+	if caller == "" {
+		return
+	}
+	k := [2]string{caller, version}
+	e := g.edges[k]
+	if e == nil {
+		if len(g.edges) >= maxEdges {
+			return
+		}
+		e = &api.CallGraphEdge{Caller: caller, Callee: version}
+		g.edges[k] = e
+	}
+	e.Calls++
+	if sameNode {
+		e.SameNode++
+	}
+	e.LastAt = at
+}
+
+// Callers returns the versions that have called version, most calls first.
+func (g *Graph) Callers(version string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var es []*api.CallGraphEdge
+	for k, e := range g.edges {
+		if k[1] == version {
+			es = append(es, e)
+		}
+	}
+	slices.SortFunc(es, func(a, b *api.CallGraphEdge) int {
+		if a.Calls != b.Calls {
+			return int(b.Calls - a.Calls)
+		}
+		return strings.Compare(a.Caller, b.Caller)
+	})
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Caller
+	}
+	return out
+}
+
+// algorithmOf turns "owner/name/1.2.3" into "owner/name".
+func algorithmOf(version string) string {
+	if i := strings.LastIndexByte(version, '/'); i >= 0 {
+		return version[:i]
+	}
+	return version
+}
+
+// Of returns the graph around an algorithm (owner/name): every version reachable from its
+// versions by calls (what it depends on), every version that calls into those, and the edges
+// between them. resources, when not nil, fills each version's declared resources.
+func (g *Graph) Of(algorithm string, resources func(version string) api.Resources) api.CallGraph {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	in := map[string]bool{}
+	var queue []string
+	for v := range g.versions {
+		if algorithmOf(v) == algorithm {
+			in[v] = true
+			queue = append(queue, v)
+		}
+	}
+	for k := range g.edges { // a caller of the algorithm with no completed call yet
+		if algorithmOf(k[0]) == algorithm && !in[k[0]] {
+			in[k[0]] = true
+			queue = append(queue, k[0])
+		}
+	}
+	// Downstream: what the algorithm calls, transitively.
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for k := range g.edges {
+			if k[0] == v && !in[k[1]] {
+				in[k[1]] = true
+				queue = append(queue, k[1])
+			}
+		}
+	}
+	// Upstream: direct callers of any version in the graph.
+	for k := range g.edges {
+		if in[k[1]] {
+			in[k[0]] = true
+		}
+	}
+	out := api.CallGraph{Algorithm: algorithm, Versions: []api.CallGraphNode{}, Edges: []api.CallGraphEdge{}}
+	for v := range in {
+		n := api.CallGraphNode{Version: v}
+		if gn := g.versions[v]; gn != nil {
+			n = *gn
+		}
+		if resources != nil {
+			n.Resources = resources(v)
+		}
+		out.Versions = append(out.Versions, n)
+	}
+	for k, e := range g.edges {
+		if in[k[0]] && in[k[1]] {
+			out.Edges = append(out.Edges, *e)
+		}
+	}
+	slices.SortFunc(out.Versions, func(a, b api.CallGraphNode) int { return strings.Compare(a.Version, b.Version) })
+	slices.SortFunc(out.Edges, func(a, b api.CallGraphEdge) int {
+		if c := strings.Compare(a.Caller, b.Caller); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Callee, b.Callee)
+	})
+	return out
+}
