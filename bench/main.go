@@ -185,7 +185,7 @@ func run(ctx context.Context, dur time.Duration) error {
 	metric("invoke_overhead_p99_ms", ms(res["invoke_c1"].p99-res["direct_c1"].p99))
 	metric("invoke_rps_ratio_c32", res["invoke_c32"].rps/res["direct_c32"].rps)
 	metric("invoke_p50_ratio_c1", float64(res["invoke_c1"].p50)/float64(res["direct_c1"].p50))
-	return nil
+	return pipelineBench(ctx, c, endpoint, key, 200)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
