@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/algos-dev/algos/sdk/internal/wire"
 )
 
 const (
@@ -58,11 +60,12 @@ func resolve(argv []string) (program, error) {
 }
 
 // run runs the program once in a process group of its own, with input on its stdin and its
-// stderr copied to log, and returns its stdout. It fails with an *ExitError when the program
-// exits non-zero or is killed, with ctx.Err() when ctx ends (the group is then killed), or with
-// another error when the program cannot start. Processes the program leaves behind in its group
-// are killed when it exits.
-func (p program) run(ctx context.Context, input []byte, log io.Writer) ([]byte, error) {
+// stderr copied to log, and returns its stdout. Its environment is the runner's followed by
+// callEnv, the call's token and request ID (programEnv). It fails with an *ExitError when the
+// program exits non-zero or is killed, with ctx.Err() when ctx ends (the group is then killed),
+// or with another error when the program cannot start. Processes the program leaves behind in
+// its group are killed when it exits.
+func (p program) run(ctx context.Context, input []byte, callEnv []string, log io.Writer) ([]byte, error) {
 	var files []*os.File // every pipe end this call opened, closed on return
 	defer func() {
 		for _, f := range files {
@@ -90,6 +93,7 @@ func (p program) run(ctx context.Context, input []byte, log io.Writer) ([]byte, 
 	cmd := &exec.Cmd{
 		Path:   p.path,
 		Args:   p.argv,
+		Env:    programEnv(os.Environ(), callEnv),
 		Stdin:  inR,
 		Stdout: outW,
 		Stderr: errW,
@@ -152,6 +156,20 @@ func (p program) run(ctx context.Context, input []byte, log io.Writer) ([]byte, 
 		return nil, xe
 	}
 	return stdout.Bytes(), nil
+}
+
+// programEnv returns base without the call variables, followed by callEnv: a program sees the
+// token of its own call only, never one left in the runner's environment.
+func programEnv(base, callEnv []string) []string {
+	env := make([]string, 0, len(base)+len(callEnv))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == wire.TokenEnv || name == wire.RequestIDEnv {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, callEnv...)
 }
 
 // stderrSink copies the program's stderr to the log and keeps its tail. It never fails, so that

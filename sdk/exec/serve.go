@@ -12,6 +12,9 @@
 //
 // Each run of the program has a process group of its own, which Serve kills when ctx ends: the
 // command must end ctx on SIGTERM, as the agent's signal to the worker's group does not reach it.
+// Its environment is the runner's plus, when the request line carries them, the call's token and
+// request ID as ALGOS_CALL_TOKEN and ALGOS_REQUEST_ID, so that a program calling other algorithms
+// or the Data API (through ALGORITHMIA_API) acts for the caller of this call.
 package execrunner
 
 import (
@@ -91,7 +94,7 @@ func call(ctx context.Context, prog program, mode string, line []byte, log io.Wr
 	if err != nil {
 		return wire.ErrorResponse(wire.ProtocolError, err.Error(), ""), nil
 	}
-	stdout, err := prog.run(ctx, input, log)
+	stdout, err := prog.run(ctx, input, req.Call().Env(), log)
 	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
 		return wire.Response{}, err
 	}

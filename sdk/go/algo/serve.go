@@ -15,9 +15,17 @@ import (
 // serve runs the protocol: load, then open the response pipe, print the init line on log, and
 // answer each request line from stdin until EOF, when it returns nil. It returns an error when
 // load fails, when the pipe cannot be opened or written, when log cannot be written, or when
-// ctx ends (checked between calls).
+// ctx ends (checked between calls). While apply runs, the process's current call holds the
+// call's token and request ID (see Client).
 func serve(ctx context.Context, stdin io.Reader, log io.Writer, openOut func() (io.WriteCloser, error),
 	load func() error, apply func(input any) (any, error)) error {
+	return serveCalls(ctx, current, stdin, log, openOut, load, apply)
+}
+
+// serveCalls is serve recording each call in calls (nil: nowhere) instead of the process's
+// current call.
+func serveCalls(ctx context.Context, calls *callSlot, stdin io.Reader, log io.Writer,
+	openOut func() (io.WriteCloser, error), load func() error, apply func(input any) (any, error)) error {
 	if apply == nil {
 		return errors.New("no apply function")
 	}
@@ -41,7 +49,7 @@ func serve(ctx context.Context, stdin io.Reader, log io.Writer, openOut func() (
 		}
 		line, readErr := in.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			if err := answer(log, out, line, apply); err != nil {
+			if err := answer(log, out, line, calls, apply); err != nil {
 				return err
 			}
 		}
@@ -56,8 +64,8 @@ func serve(ctx context.Context, stdin io.Reader, log io.Writer, openOut func() (
 
 // answer handles one request line: it calls apply, prints the marker line on log, then writes
 // the response line to out.
-func answer(log, out io.Writer, line []byte, apply func(input any) (any, error)) error {
-	resp := respond(line, apply)
+func answer(log, out io.Writer, line []byte, calls *callSlot, apply func(input any) (any, error)) error {
+	resp := respond(line, calls, apply)
 	b, err := resp.Line()
 	if err != nil {
 		b, _ = wire.ErrorResponse(wire.AlgorithmError, fmt.Sprintf("encode the result: %v", err), "").Line()
@@ -71,8 +79,9 @@ func answer(log, out io.Writer, line []byte, apply func(input any) (any, error))
 	return nil
 }
 
-// respond returns the response to one request line.
-func respond(line []byte, apply func(input any) (any, error)) wire.Response {
+// respond returns the response to one request line. While apply runs, calls holds the call's
+// token and request ID.
+func respond(line []byte, calls *callSlot, apply func(input any) (any, error)) wire.Response {
 	req, err := wire.ParseRequest(line)
 	if err != nil {
 		return wire.ErrorResponse(wire.ProtocolError, err.Error(), "")
@@ -81,7 +90,9 @@ func respond(line []byte, apply func(input any) (any, error)) wire.Response {
 	if err != nil {
 		return wire.ErrorResponse(wire.ProtocolError, err.Error(), "")
 	}
+	calls.begin(req.Call())
 	result, err := callApply(apply, input)
+	calls.end()
 	if err != nil {
 		var pe *panicError
 		if errors.As(err, &pe) {

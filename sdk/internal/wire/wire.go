@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Control lines, environment and error types of the protocol.
@@ -19,6 +20,10 @@ const (
 	PipeEnv = "ALGOS_PIPE_OUT"
 	// DefaultPipePath is the FIFO path used when PipeEnv is unset (Algorithmia's path).
 	DefaultPipePath = "/tmp/algoout"
+	// TokenEnv and RequestIDEnv name the environment variables that carry a call's token and
+	// request ID to the code serving it, for the duration of the call.
+	TokenEnv     = "ALGOS_CALL_TOKEN"
+	RequestIDEnv = "ALGOS_REQUEST_ID"
 
 	ContentJSON   = "json"
 	ContentText   = "text"
@@ -49,6 +54,46 @@ func (e *RequestError) Error() string { return "bad request line: " + e.Reason }
 type Request struct {
 	ContentType string          `json:"content_type"`
 	Data        json.RawMessage `json:"data"`
+	// Algos is the optional "algos" field the control plane sets; read it with Call.
+	Algos json.RawMessage `json:"algos,omitempty"`
+}
+
+// Call is what a request line says about its call: the per-call token that authenticates the
+// requests made while serving it, and the root request ID. Both may be empty.
+type Call struct {
+	Token     string
+	RequestID string
+}
+
+// Call returns the call's token and request ID from the "algos" field. The field is optional and
+// read leniently, as the Python runner reads it: a field that is not an object, and a value
+// that is not a string or holds a NUL byte, count as absent.
+func (r Request) Call() Call {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(r.Algos, &fields); err != nil {
+		return Call{}
+	}
+	str := func(key string) string {
+		var s string
+		if err := json.Unmarshal(fields[key], &s); err != nil || strings.IndexByte(s, 0) >= 0 {
+			return ""
+		}
+		return s
+	}
+	return Call{Token: str("token"), RequestID: str("request_id")}
+}
+
+// Env returns the call's environment variables, TokenEnv and RequestIDEnv, as "NAME=value";
+// an empty value is left out.
+func (c Call) Env() []string {
+	var env []string
+	if c.Token != "" {
+		env = append(env, TokenEnv+"="+c.Token)
+	}
+	if c.RequestID != "" {
+		env = append(env, RequestIDEnv+"="+c.RequestID)
+	}
+	return env
 }
 
 // ParseRequest decodes one request line. It fails with a *RequestError.
