@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/algos-dev/algos/agent/sandbox"
 )
 
 // PoolConfig configures a Pool. Zero values take the defaults named on each field.
@@ -105,6 +107,14 @@ type Spec struct {
 	// that wraps it: the calls waiting on the Key get it, unless other workers of the Key
 	// remain to serve them. Called from the pool's goroutines, never under its lock.
 	Acquire func(ctx context.Context, workerID string) (*Lease, error)
+	// Sandbox, when set, confines each worker process of the Key (package sandbox): the
+	// process's whole tree is killed when the worker goes, and what the sandbox saw of its end
+	// (out of memory, wall clock) is added to the worker's log. nil: unconfined.
+	Sandbox sandbox.Sandbox
+	// SandboxPolicy is the policy of Sandbox. The pool sets its WorkDir to the worker's own
+	// directory (which holds its FIFO); the sandbox adds Dir and the program's runtime to its
+	// read-only paths.
+	SandboxPolicy sandbox.Policy
 }
 
 func (s Spec) withDefaults() Spec {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/algos-dev/algos/agent/sandbox"
 )
 
 // Protocol constants (docs/worker-protocol.md).
@@ -30,6 +32,9 @@ const (
 // waits for EOF on the log pipe and on the FIFO. Only a descendant that left the group
 // (setsid) and kept the descriptors open makes it matter; the readers are then closed.
 const drainTimeout = 2 * time.Second
+
+// sandboxCleanupTimeout bounds the sandbox's cleanup after the worker exited.
+const sandboxCleanupTimeout = 10 * time.Second
 
 // procConfig is what startProcess needs.
 type procConfig struct {
@@ -59,6 +64,7 @@ type process struct {
 	// reader then drains what the worker wrote and ends at a real EOF.
 	fifoKeep *os.File
 	ring     *logRing
+	box      *sandbox.Instance // nil without Spec.Sandbox
 
 	ready    chan struct{} // closed when PIPE_INIT_COMPLETE was read
 	logDone  chan struct{} // closed when the log reader ended
@@ -144,7 +150,17 @@ func startProcess(cfg procConfig) (_ *process, err error) {
 	cmd.Stdout = logW
 	cmd.Stderr = logW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if sb := cfg.spec.Sandbox; sb != nil {
+		pol := cfg.spec.SandboxPolicy
+		pol.WorkDir = cfg.dir
+		if p.box, err = sb.Wrap(cmd, pol); err != nil {
+			return nil, fmt.Errorf("sandbox %s: %w", sb.Name(), err)
+		}
+	}
 	if err := cmd.Start(); err != nil {
+		if p.box != nil {
+			p.box.Cleanup(context.Background())
+		}
 		return nil, err
 	}
 	// The child has its copies; ours would keep EOF from ever coming.
@@ -286,6 +302,7 @@ func (p *process) supervise() {
 	p.gone = true
 	p.mu.Unlock()
 	p.signal(syscall.SIGKILL)
+	p.killTree()
 	p.fifoKeep.Close()
 	p.waitDrained(p.logDone, p.logR)
 	p.waitDrained(p.fifoDone, p.fifo)
@@ -308,6 +325,7 @@ func (p *process) supervise() {
 	p.logR.Close()
 	p.fifo.Close()
 	p.readers.Wait()
+	p.cleanupSandbox()
 	if err := os.RemoveAll(p.cfg.dir); err != nil {
 		p.cfg.logger.Warn("remove worker directory", "worker_id", p.cfg.id, "error", err)
 	}
@@ -336,12 +354,49 @@ func (p *process) signal(sig syscall.Signal) {
 	}
 }
 
-// kill SIGKILLs the worker's process group and marks the worker as not reusable.
+// kill SIGKILLs the worker's process group (and its sandbox's tree) and marks the worker as
+// not reusable.
 func (p *process) kill() {
 	p.mu.Lock()
 	p.killed = true
 	p.mu.Unlock()
 	p.signal(syscall.SIGKILL)
+	p.killTree()
+}
+
+// killTree SIGKILLs the whole tree of a sandboxed worker, descendants that left the process
+// group included. A no-op without a sandbox.
+func (p *process) killTree() {
+	if p.box == nil {
+		return
+	}
+	if err := p.box.Kill(); err != nil {
+		p.cfg.logger.Warn("kill the worker's sandbox", "error", err)
+	}
+}
+
+// cleanupSandbox releases the sandbox of a reaped worker, takes the program's own exit status
+// from it (the process we reaped is the sandbox's shim), and adds what the sandbox saw of the
+// end (out of memory, wall clock) to the worker's log.
+func (p *process) cleanupSandbox() {
+	if p.box == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sandboxCleanupTimeout)
+	rep, err := p.box.Cleanup(ctx)
+	cancel()
+	if err != nil {
+		p.cfg.logger.Warn("clean up the worker's sandbox", "error", err)
+	}
+	if rep.Exited {
+		p.exitCode, p.exitSig = rep.ExitCode, rep.Signal
+	}
+	if s := rep.String(); s != "" {
+		p.cfg.logger.Warn("worker ended by its sandbox", "reason", string(rep.Reason))
+		line := []byte(s + "\n")
+		p.ring.Write(line)
+		p.cfg.keyLog.Write(line)
+	}
 }
 
 // usable reports whether the worker may serve another call.
