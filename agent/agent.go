@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,10 +23,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/algos-dev/algos/agent/artifact"
 	"github.com/algos-dev/algos/agent/gpu"
+	"github.com/algos-dev/algos/agent/sandbox"
 	"github.com/algos-dev/algos/agent/worker"
 	"github.com/algos-dev/algos/api"
 )
@@ -59,6 +62,12 @@ type Config struct {
 	// GPUSampleInterval is how often the GPU memory of workers with a declared share is read.
 	// Default 1s.
 	GPUSampleInterval time.Duration
+	// Sandbox confines workers (docs/sandbox.md): "auto" (the strongest driver this host
+	// offers), "namespaces", "basic", "none" (rlimits and tree kill only), or "" (no sandbox
+	// at all: workers run as the agent does).
+	Sandbox string
+	// SandboxConfig tunes the sandbox (shim, uid, system paths); zero: defaults.
+	SandboxConfig sandbox.Config
 }
 
 // Validate checks the configuration and fills defaults.
@@ -87,6 +96,9 @@ type Agent struct {
 	gpuClose    func()
 	gpuUnits    int // what the allocator grants; 0 on a node without GPUs
 	gpus        *GPUWorkers
+	sb          sandbox.Sandbox // nil: none
+	sbInfo      *api.SandboxInfo
+	socket      string // the Unix socket workers reach the agent's API at
 
 	mu       sync.Mutex
 	nodeID   string
@@ -124,6 +136,9 @@ func New(cfg Config) (*Agent, error) {
 	if err := a.openGPUs(); err != nil {
 		return nil, err
 	}
+	if err := a.openSandbox(); err != nil {
+		return nil, err
+	}
 	a.cache, err = artifact.New(artifact.Config{
 		Dir: filepath.Join(cfg.DataDir, "artifacts"), Fetch: a.fetch, Logger: cfg.Logger,
 		Python: cfg.Python, Go: cfg.Go, Algos: cfg.Algos, PythonRunner: cfg.PythonRunner, PythonPackage: cfg.PythonPackage, GoSDK: cfg.GoSDK,
@@ -147,19 +162,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.local = localURL(ln.Addr())
 	a.mu.Unlock()
+	sock, err := a.listenSocket()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	sockSrv := &http.Server{Handler: a.socketHandler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	var wg sync.WaitGroup
 	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); _ = a.pool.Run(poolCtx) }()
 	go func() { defer wg.Done(); _ = a.gpus.Sampler.Run(poolCtx) }()
 	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
+	go func() { defer wg.Done(); _ = sockSrv.Serve(sock) }()
 	a.log.Info("agent listening", "address", adv, "instance_id", a.cfg.InstanceID)
 
 	a.loop(ctx, adv)
 
 	shCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	_ = srv.Shutdown(shCtx)
+	_ = sockSrv.Shutdown(shCtx)
 	cancel()
 	stopPool()
 	wg.Wait()
@@ -302,7 +325,80 @@ func (a *Agent) workerEnv() []string {
 	if a.local == "" {
 		return nil
 	}
-	return []string{"ALGORITHMIA_API=" + a.local}
+	return []string{"ALGORITHMIA_API=" + a.local, "ALGOS_API_SOCKET=" + a.socket}
+}
+
+// openSandbox sets up the configured sandbox driver.
+func (a *Agent) openSandbox() error {
+	if a.cfg.Sandbox == "" {
+		return nil
+	}
+	// Sandboxed workers run as another uid and must read their artifacts (source, runner,
+	// virtualenv): what the agent creates is readable (the sandbox, not file modes, confines
+	// workers); a VM's boot script runs the agent under umask 077. The agent keeps no secret
+	// on disk.
+	syscall.Umask(0o022)
+	if a.cfg.SandboxConfig.Shim == nil {
+		// The small shim binary when installed next to the agent's: tens of milliseconds less
+		// per worker start than re-executing the whole algos binary.
+		if self, err := os.Executable(); err == nil {
+			shim := filepath.Join(filepath.Dir(self), "algos-sandbox")
+			if fi, err := os.Stat(shim); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+				a.cfg.SandboxConfig.Shim = []string{shim, sandbox.InitCommand}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var sb sandbox.Sandbox
+	var info sandbox.HostInfo
+	var err error
+	if a.cfg.Sandbox == "auto" {
+		sb, info, err = sandbox.Detect(ctx, a.cfg.SandboxConfig)
+	} else {
+		sb, info, err = sandbox.New(ctx, a.cfg.SandboxConfig, a.cfg.Sandbox)
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox %s: %w", a.cfg.Sandbox, err)
+	}
+	a.sb = sb
+	a.sbInfo = &api.SandboxInfo{Driver: info.Driver, Level: info.Level, Problems: info.Problems}
+	a.log.Info("workers are sandboxed", "driver", info.Driver, "level", info.Level, "problems", len(info.Problems), "shim", a.cfg.SandboxConfig.Shim)
+	return nil
+}
+
+// listenSocket listens on the Unix socket the node's workers reach the agent's API at: a
+// sandboxed worker has no network, but sees this socket's directory.
+func (a *Agent) listenSocket() (net.Listener, error) {
+	dir := filepath.Join(a.cfg.DataDir, "api")
+	if len(dir) > 90 { // a socket path is at most 107 bytes: a deep data dir uses /run (or /tmp)
+		h := sha256.Sum256([]byte(a.cfg.DataDir))
+		name := "algos-agent-" + hex.EncodeToString(h[:6])
+		dir = filepath.Join("/run", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			dir = filepath.Join(os.TempDir(), name)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	_ = os.Chmod(dir, 0o755)
+	path := filepath.Join(dir, "agent.sock")
+	_ = os.Remove(path) // a previous agent's
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	// Workers run as another uid: any local process may connect; each request still carries
+	// its call's token.
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	a.mu.Lock()
+	a.socket = path
+	a.mu.Unlock()
+	return ln, nil
 }
 
 // warm carries out the control plane's warm orders: each listed version keeps that many workers
@@ -384,7 +480,7 @@ func jitter(d time.Duration) time.Duration {
 
 // capacity reports this machine's CPUs, memory and GPUs.
 func (a *Agent) capacity() api.Capacity {
-	c := api.Capacity{CPU: float64(runtime.NumCPU())}
+	c := api.Capacity{CPU: float64(runtime.NumCPU()), Sandbox: a.sbInfo}
 	if a.gpuUnits > 0 {
 		if inv, err := a.gpuDriver.Inventory(); err == nil {
 			c.GPUDevices = inv.API()

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/algos-dev/algos/agent/artifact"
 	"github.com/algos-dev/algos/agent/gpu"
+	"github.com/algos-dev/algos/agent/sandbox"
 	"github.com/algos-dev/algos/agent/worker"
 	"github.com/algos-dev/algos/api"
 )
@@ -45,8 +47,21 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	// The API as the node's workers see it (ALGORITHMIA_API): algorithm calls and the Data API,
 	// forwarded to the control plane with the worker's per-call token.
-	proxy := a.apiProxy()
-	for _, prefix := range []string{"/v1/algo/", "/v1/data/", "/v1/connector/"} {
+	proxy := a.apiProxy(true)
+	for _, prefix := range apiPrefixes {
+		mux.Handle(prefix, proxy)
+	}
+	return mux
+}
+
+// apiPrefixes are the API paths workers reach through their agent.
+var apiPrefixes = []string{"/v1/algo/", "/v1/data/", "/v1/connector/"}
+
+// socketHandler serves the workers' API on the agent's Unix socket.
+func (a *Agent) socketHandler() http.Handler {
+	mux := http.NewServeMux()
+	proxy := a.apiProxy(false)
+	for _, prefix := range apiPrefixes {
 		mux.Handle(prefix, proxy)
 	}
 	return mux
@@ -58,7 +73,7 @@ const headerNode = "X-Algos-Node"
 
 // apiProxy forwards workers' API requests to the control plane, streaming both ways. Only
 // processes on this host may use it: it is the workers' way out, not a relay for the network.
-func (a *Agent) apiProxy() http.Handler {
+func (a *Agent) apiProxy(loopbackOnly bool) http.Handler {
 	target, err := url.Parse(a.cfg.Server)
 	if err != nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,10 +99,12 @@ func (a *Agent) apiProxy() http.Handler {
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			fail(w, http.StatusForbidden, api.ErrTypeAuth, "only this node's workers may use the agent's API")
-			return
+		if loopbackOnly {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+				fail(w, http.StatusForbidden, api.ErrTypeAuth, "only this node's workers may use the agent's API")
+				return
+			}
 		}
 		// A full-duplex reply: the body streams back while the request body still streams in.
 		_ = http.NewResponseController(w).EnableFullDuplex()
@@ -207,7 +224,40 @@ func (a *Agent) spec(ctx context.Context, v api.NodeVersion) (worker.Spec, error
 	if !gpuReq.Zero() {
 		spec.Acquire = a.gpus.Acquire(gpuReq)
 	}
+	if a.sb != nil {
+		spec.Sandbox = a.sb
+		spec.SandboxPolicy = a.policy(v, prep, !gpuReq.Zero())
+	}
 	return spec, nil
+}
+
+// policy is what a version's workers may see and use in the sandbox: their artifact (source,
+// runner, virtualenv or binary) read-only, the agent's socket, the GPUs when they need them,
+// the network only when the version is granted it, and its declared memory and CPU as limits.
+func (a *Agent) policy(v api.NodeVersion, prep *artifact.Prepared, gpus bool) sandbox.Policy {
+	a.mu.Lock()
+	sock := a.socket
+	a.mu.Unlock()
+	p := sandbox.Policy{
+		ReadOnly: []string{filepath.Dir(prep.Dir)},
+		Network:  v.Manifest.Network,
+		PidsMax:  1024,
+	}
+	if sock != "" {
+		p.ReadOnly = append(p.ReadOnly, filepath.Dir(sock))
+	}
+	if r := v.Manifest.Resources; r.MemoryMiB > 0 {
+		p.MemoryBytes = int64(r.MemoryMiB) << 20
+	}
+	if r := v.Manifest.Resources; r.CPU > 0 {
+		p.CPUQuota = r.CPU
+	}
+	if gpus {
+		devs, _ := filepath.Glob("/dev/nvidia*")
+		p.Devices = devs
+		p.ReadOnly = append(p.ReadOnly, "/sys")
+	}
+	return p
 }
 
 // answerErr answers a failed call with CallError's envelope and logs what needs logging.

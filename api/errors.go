@@ -23,6 +23,8 @@ const (
 	ErrTypeInternal       = "InternalError"         // a fault of algos itself (500)
 	ErrTypeCallDepth      = "CallDepthError"        // a call from inside an algorithm closes a cycle or nests too deep (508)
 	ErrTypeMethodAllowed  = "MethodNotAllowedError"
+
+	ErrTypePaymentRequired = "PaymentRequiredError" // the account's credits cannot pay for the call (402)
 )
 
 // ErrorBody is the inside of Algorithmia's error envelope.

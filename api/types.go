@@ -69,6 +69,9 @@ type Manifest struct {
 	NodePool string `json:"node_pool,omitempty"`
 	// CallOthers: the algorithm may call other algorithms from its workers (default true).
 	CallOthers *bool `json:"call_other_algorithms,omitempty"`
+	// Network grants the workers the host's network; without it a sandboxed worker reaches
+	// only its node's agent (algorithm calls and the Data API).
+	Network bool `json:"network,omitempty"`
 }
 
 // MayCallOthers reports whether the algorithm's workers may call other algorithms.
@@ -115,6 +118,9 @@ type Algorithm struct {
 	LatestDigest  string    `json:"latest_digest,omitempty"` // source artifact digest of LatestVersion
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+
+	// Catalog: what the algorithm's catalog page shows beyond its settings.
+	Details AlgorithmDetails `json:"details"`
 }
 
 // CreateAlgorithm is the body of POST /v1/algorithms/{owner}.
@@ -122,6 +128,10 @@ type CreateAlgorithm struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Settings    Manifest `json:"settings"`
+
+	// Catalog: the details the catalog shows. nil leaves an algorithm's details as they are
+	// (none for a new one); otherwise they replace its details whole.
+	Details *AlgorithmDetails `json:"details,omitempty"`
 }
 
 // Version is an immutable published version.
@@ -188,11 +198,13 @@ type PoolSpec struct {
 	// cloud needs none.
 	Account string `json:"account,omitempty"`
 	// FallbackInstanceTypes are tried in order when the cloud has no capacity for InstanceType.
-	FallbackInstanceTypes []string          `json:"fallback_instance_types,omitempty"`
-	MinSize               int               `json:"min_size"`
-	MaxSize               int               `json:"max_size"`
-	DesiredSize           int               `json:"desired_size"`
-	Labels                map[string]string `json:"labels,omitempty"`
+	FallbackInstanceTypes []string `json:"fallback_instance_types,omitempty"`
+	// MinIsolation refuses nodes whose sandbox is weaker: "none", "basic" or "full" ("": any).
+	MinIsolation string            `json:"min_isolation,omitempty"`
+	MinSize      int               `json:"min_size"`
+	MaxSize      int               `json:"max_size"`
+	DesiredSize  int               `json:"desired_size"`
+	Labels       map[string]string `json:"labels,omitempty"`
 }
 
 // Pool is a node pool with its observed state.
@@ -230,6 +242,16 @@ type Capacity struct {
 	// GPUDevices lists the node's GPUs not in MIG mode and its MIG devices, with their used
 	// memory as of the report.
 	GPUDevices []GPUDevice `json:"gpu_devices,omitempty"`
+	// Sandbox is how the node isolates workers (nil: an agent that does not say).
+	Sandbox *SandboxInfo `json:"sandbox,omitempty"`
+}
+
+// SandboxInfo is a node's worker isolation: the driver (none, basic, namespaces), its level
+// (none < basic < full) and what the host lacks for a stronger one.
+type SandboxInfo struct {
+	Driver   string   `json:"driver"`
+	Level    string   `json:"level"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 // GPUDevice is a GPU (or a MIG device) of a node.
@@ -330,6 +352,16 @@ type RequestState struct {
 type Account struct {
 	Name  string `json:"name"`
 	Admin bool   `json:"admin"`
+	// Organization: an organization, not a user.
+	Organization bool `json:"organization,omitempty"`
+	// Organizations the account (a user) belongs to, with its role in each (GET /v1/account).
+	Organizations []OrgRole `json:"organizations,omitempty"`
+}
+
+// OrgRole is a user's role in one organization.
+type OrgRole struct {
+	Org  string `json:"org"`
+	Role string `json:"role"`
 }
 
 // GPUOffer is a GPU model an instance type carries.

@@ -29,6 +29,7 @@ import (
 
 func main() {
 	dur := flag.Duration("duration", 5*time.Second, "how long each throughput phase runs")
+	flag.StringVar(&sandboxMode, "sandbox", "auto", "the workers' sandbox (algos dev --sandbox): auto, namespaces, basic, none or off")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -40,6 +41,9 @@ func main() {
 
 func metric(name string, v float64) { fmt.Printf("METRIC %s=%.3f\n", name, v) }
 
+// sandboxMode is algos dev's --sandbox for the run.
+var sandboxMode = "auto"
+
 func run(ctx context.Context, dur time.Duration) error {
 	tmp, err := os.MkdirTemp("", "algos-bench-")
 	if err != nil {
@@ -50,8 +54,11 @@ func run(ctx context.Context, dur time.Duration) error {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/algos").CombinedOutput(); err != nil {
 		return fmt.Errorf("build algos: %v\n%s", err, out)
 	}
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(tmp, "algos-sandbox"), "./cmd/algos-sandbox").CombinedOutput(); err != nil {
+		return fmt.Errorf("build algos-sandbox: %v\n%s", err, out)
+	}
 	dataDir := filepath.Join(tmp, "data")
-	dev := exec.CommandContext(ctx, bin, "dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	dev := exec.CommandContext(ctx, bin, "dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn", "--sandbox", sandboxMode)
 	dev.Stderr = os.Stderr
 	dev.Cancel = func() error { return dev.Process.Signal(os.Interrupt) }
 	stdout, err := dev.StdoutPipe()
@@ -185,6 +192,9 @@ func run(ctx context.Context, dur time.Duration) error {
 	metric("invoke_overhead_p99_ms", ms(res["invoke_c1"].p99-res["direct_c1"].p99))
 	metric("invoke_rps_ratio_c32", res["invoke_c32"].rps/res["direct_c32"].rps)
 	metric("invoke_p50_ratio_c1", float64(res["invoke_c1"].p50)/float64(res["direct_c1"].p50))
+	if err := catalogBench(ctx, dataDir, endpoint, key, res, direct, viaAlgos, dur); err != nil {
+		return err
+	}
 	return pipelineBench(ctx, c, endpoint, key, 200)
 }
 

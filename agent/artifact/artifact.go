@@ -201,6 +201,11 @@ func (c *Cache) download(ctx context.Context, digest, dir string) error {
 	if err := Unpack(tmp, staging); err != nil {
 		return fmt.Errorf("unpack artifact %s: %w", digest, err)
 	}
+	// Sandboxed workers run as another uid and read their source; what they see of the node
+	// is confined by the sandbox, not by these modes.
+	if err := os.Chmod(staging, 0o755); err != nil {
+		return err
+	}
 	return os.Rename(staging, filepath.Join(dir, "src"))
 }
 

@@ -30,11 +30,20 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Sandboxed workers run as another uid and re-execute this binary (the sandbox's shim):
+	// it must be reachable by them, as /usr/local/bin/algos is.
+	_ = os.Chmod(dir, 0o755)
 	algosBin = filepath.Join(dir, "algos")
 	build := exec.Command("go", "build", "-o", algosBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build algos:", err)
+		os.Exit(1)
+	}
+	shim := exec.Command("go", "build", "-o", filepath.Join(dir, "algos-sandbox"), "../algos-sandbox")
+	shim.Stdout, shim.Stderr = os.Stderr, os.Stderr
+	if err := shim.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build algos-sandbox:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

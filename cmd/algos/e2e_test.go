@@ -504,7 +504,12 @@ func TestPoolLifecycle(t *testing.T) {
 	if err != nil || !strings.Contains(sp.Status, "no capacity") {
 		t.Fatalf("spot pool status: %+v %v", sp, err)
 	}
-	if evs, err := e.client.PoolEvents(ctx, "spotty"); err != nil || len(evs) == 0 || evs[len(evs)-1].Reason != "CapacityUnavailable" {
+	evs, err = e.client.PoolEvents(ctx, "spotty")
+	capacity := false
+	for _, ev := range evs {
+		capacity = capacity || ev.Reason == "CapacityUnavailable"
+	}
+	if err != nil || !capacity {
 		t.Fatalf("spot pool events: %+v %v", evs, err)
 	}
 	if err := e.client.DeletePool(ctx, "spotty"); err != nil {

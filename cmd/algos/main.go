@@ -43,6 +43,9 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(nodeCmds()...)
 	root.AddCommand(simCmd())
 	root.AddCommand(dataCmd())
+	root.AddCommand(catalogCmd())
+	root.AddCommand(usageCmd())
+	root.AddCommand(accountCmd(), orgCmd())
 	return root
 }
 

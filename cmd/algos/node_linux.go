@@ -22,11 +22,11 @@ import (
 // workers' runners — which need Linux (process groups, parent-death signals, FIFOs). The client
 // commands build everywhere.
 func nodeCmds() []*cobra.Command {
-	return []*cobra.Command{devCmd(), serverCmd(), agentCmd(), runnerCmd(), gpuCheckCmd()}
+	return []*cobra.Command{devCmd(), serverCmd(), agentCmd(), runnerCmd(), gpuCheckCmd(), sandboxInitCmd()}
 }
 
 func devCmd() *cobra.Command {
-	var listen, dataDir, advertiseURL string
+	var listen, dataDir, advertiseURL, sandboxName string
 	var nodes int
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -48,7 +48,7 @@ It prints the endpoint and the key of the administrator account "demo" as shell 
 			log := logger(cmd)
 			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: log,
 				AgentBinary: self, BootstrapAccount: "demo", DevPool: nodes, PoolInterval: 2 * time.Second,
-				CloudFactories: cloudFactories(log), AdvertiseURL: advertiseURL})
+				CloudFactories: cloudFactories(log), AdvertiseURL: advertiseURL, Sandbox: sandboxFlag(sandboxName)})
 			if err != nil {
 				return err
 			}
@@ -59,12 +59,13 @@ It prints the endpoint and the key of the administrator account "demo" as shell 
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
 	cmd.Flags().StringVar(&dataDir, "data-dir", ".algos", "directory of the store, blobs and local nodes")
 	cmd.Flags().IntVar(&nodes, "nodes", 1, "nodes in the local node pool")
+	cmd.Flags().StringVar(&sandboxName, "sandbox", "auto", sandboxHelp)
 	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "", "URL cloud VMs reach this control plane at (for pools on clouds other than local)")
 	return cmd
 }
 
 func serverCmd() *cobra.Command {
-	var listen, dataDir, account, advertiseURL string
+	var listen, dataDir, account, advertiseURL, sandboxName string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the control plane",
@@ -79,7 +80,7 @@ func serverCmd() *cobra.Command {
 			}
 			log := logger(cmd)
 			s, err := server.Start(cmd.Context(), server.Config{Listen: listen, DataDir: abs, Logger: log, AgentBinary: self,
-				BootstrapAccount: account, CloudFactories: cloudFactories(log), AdvertiseURL: advertiseURL})
+				BootstrapAccount: account, CloudFactories: cloudFactories(log), AdvertiseURL: advertiseURL, Sandbox: sandboxFlag(sandboxName)})
 			if err != nil {
 				return err
 			}
@@ -92,12 +93,13 @@ func serverCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "/var/lib/algos", "directory of the store and blobs")
 	cmd.Flags().StringVar(&account, "bootstrap-account", "admin", "administrator account created at first start (its key is written to the data dir)")
+	cmd.Flags().StringVar(&sandboxName, "sandbox", "auto", sandboxHelp+" (for local pools)")
 	cmd.Flags().StringVar(&advertiseURL, "advertise-url", "", "URL cloud VMs reach this control plane at (default: the listen address)")
 	return cmd
 }
 
 func agentCmd() *cobra.Command {
-	var server, dataDir, listen, advertise, instanceID, cloud string
+	var server, dataDir, listen, advertise, instanceID, cloud, sandboxName string
 	var advertisePort int
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -132,6 +134,7 @@ func agentCmd() *cobra.Command {
 				Server: server, JoinToken: os.Getenv("ALGOS_JOIN_TOKEN"), InstanceID: instanceID,
 				Listen: listen, Advertise: advertise, DataDir: abs, Logger: logger(cmd).With("instance_id", instanceID),
 				Algos: self, PythonRunner: python.Runner(), PythonPackage: python.Package(), GoSDK: sdk.GoModule(),
+				Sandbox: sandboxFlag(sandboxName),
 			})
 			if err != nil {
 				return err
@@ -146,6 +149,11 @@ func agentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&instanceID, "instance-id", "", "ID of this VM (default $ALGOS_INSTANCE_ID, else from --cloud's metadata service, else the hostname)")
 	cmd.Flags().StringVar(&cloud, "cloud", "", "ask this cloud's metadata service for the instance ID: aws, gcp, azure or openstack")
 	cmd.Flags().IntVar(&advertisePort, "advertise-port", 0, "advertise http://<this machine's address towards the server>:PORT (with --listen 0.0.0.0:PORT)")
+	def := os.Getenv("ALGOS_SANDBOX")
+	if def == "" {
+		def = "auto"
+	}
+	cmd.Flags().StringVar(&sandboxName, "sandbox", def, sandboxHelp+" (default $ALGOS_SANDBOX, else auto)")
 	return cmd
 }
 
@@ -163,4 +171,15 @@ func runnerCmd() *cobra.Command {
 	ex.Flags().StringVar(&output, "output", "auto", "result type: auto, json, text or binary")
 	cmd.AddCommand(ex)
 	return cmd
+}
+
+// sandboxHelp describes the --sandbox flag.
+const sandboxHelp = "worker sandbox: auto (the strongest this host offers), namespaces, basic, none (rlimits only) or off"
+
+// sandboxFlag turns --sandbox into the agent's setting ("off" is no sandbox at all).
+func sandboxFlag(s string) string {
+	if s == "off" {
+		return ""
+	}
+	return s
 }

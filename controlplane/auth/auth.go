@@ -32,6 +32,26 @@ type Principal struct {
 	Algos   []string
 	// Calling is set for a per-call token held by an algorithm's worker: the call path.
 	Calling *Calling
+	// Roles are the account's roles in organizations, by organization.
+	Roles map[string]store.Role
+}
+
+// ActsFor reports whether the principal sees what owner owns as owner does (private
+// algorithms and collections): owner itself, a member of organization owner, or an
+// administrator.
+func (p *Principal) ActsFor(owner string) bool {
+	return p.Account == owner || p.Admin || p.Roles[owner] != ""
+}
+
+// Manages reports whether the principal may change what owner owns: owner itself, an owner
+// or admin of organization owner, or an administrator. (Changing anything also needs a key with
+// the manage scope.)
+func (p *Principal) Manages(owner string) bool {
+	if p.Account == owner || p.Admin {
+		return true
+	}
+	r := p.Roles[owner]
+	return r == store.RoleOwner || r == store.RoleAdmin
 }
 
 // MayCall reports whether the key's algorithm allow-list admits owner/name.
@@ -218,7 +238,11 @@ func (k *Keys) loadKey(ctx context.Context, h [32]byte, now time.Time) (*cached,
 		}
 		// A key's scopes bind its account's rights: an administrator's key without the manage
 		// scope may call algorithms but administer nothing.
-		c.p = &Principal{Account: sk.Owner, KeyID: sk.ID, Admin: acct.Admin && sk.Manage, Manage: sk.Manage, Data: sk.Data, Algos: sk.Algos}
+		roles, err := k.rolesOf(ctx, sk.Owner)
+		if err != nil {
+			return nil, err
+		}
+		c.p = &Principal{Account: sk.Owner, KeyID: sk.ID, Admin: acct.Admin && sk.Manage, Manage: sk.Manage, Data: sk.Data, Algos: sk.Algos, Roles: roles}
 		c.expires, c.revoked = sk.ExpiresAt, sk.RevokedAt != nil
 	}
 	k.mu.Lock()
@@ -230,18 +254,40 @@ func (k *Keys) loadKey(ctx context.Context, h [32]byte, now time.Time) (*cached,
 	return c, nil
 }
 
+// rolesOf reads an account's roles in organizations.
+func (k *Keys) rolesOf(ctx context.Context, account string) (map[string]store.Role, error) {
+	ms, err := k.cfg.Store.MembershipsOf(ctx, account)
+	if err != nil {
+		return nil, fmt.Errorf("look up memberships: %w", err)
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	roles := make(map[string]store.Role, len(ms))
+	for _, m := range ms {
+		roles[m.Org] = m.Role
+	}
+	return roles, nil
+}
+
+// Forget drops every cached key, so that a change of rights (an organization's members)
+// takes effect at the next request in this process (other replicas follow within MaxAge).
+func (k *Keys) Forget() {
+	k.mu.Lock()
+	k.cache = map[[32]byte]*cached{}
+	k.byID = map[string]*cached{}
+	k.mu.Unlock()
+}
+
 // Revoke revokes a key of owner (admins may revoke any). Idempotent. It takes effect in this
 // process at once.
 func (k *Keys) Revoke(ctx context.Context, p *Principal, id string) error {
 	sk, err := k.cfg.Store.GetKey(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	if err == nil && sk.Owner != p.Account && !p.Admin {
+		err = store.ErrNotFound // not the caller's: as absent as an unknown one
 	}
 	if err != nil {
-		return err
-	}
-	if sk.Owner != p.Account && !p.Admin {
-		return nil // not the caller's: as good as absent
+		return fmt.Errorf("key %s: %w", id, err)
 	}
 	if err := k.cfg.Store.RevokeKey(ctx, id, k.cfg.Now().UTC()); err != nil {
 		return err

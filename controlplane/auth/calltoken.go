@@ -96,16 +96,17 @@ func (k *Keys) callPrincipal(ctx context.Context, token string) (*Principal, err
 	if !k.cfg.Now().Before(time.UnixMilli(c.Exp)) {
 		return nil, fmt.Errorf("%w: the call token expired with its call", ErrUnauthorized)
 	}
-	if err := k.keyValid(ctx, c.KeyID); err != nil {
+	roles, err := k.keyValid(ctx, c.KeyID)
+	if err != nil {
 		return nil, err
 	}
-	return &Principal{Account: c.Account, KeyID: c.KeyID, Data: c.Data, Algos: c.Algos,
+	return &Principal{Account: c.Account, KeyID: c.KeyID, Data: c.Data, Algos: c.Algos, Roles: roles,
 		Calling: &Calling{Chain: c.Chain, Request: c.Request, NoCalls: c.NoCalls}}, nil
 }
 
 // keyValid checks that a key exists and is neither revoked nor expired, from a cache no older
-// than MaxAge.
-func (k *Keys) keyValid(ctx context.Context, id string) error {
+// than MaxAge, and returns its account's current roles in organizations.
+func (k *Keys) keyValid(ctx context.Context, id string) (map[string]store.Role, error) {
 	now := k.cfg.Now()
 	k.mu.RLock()
 	c := k.byID[id]
@@ -116,9 +117,13 @@ func (k *Keys) keyValid(ctx context.Context, id string) error {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			return fmt.Errorf("look up key: %w", err)
+			return nil, fmt.Errorf("look up key: %w", err)
 		default:
-			c.p = &Principal{Account: sk.Owner, KeyID: sk.ID}
+			roles, err := k.rolesOf(ctx, sk.Owner)
+			if err != nil {
+				return nil, err
+			}
+			c.p = &Principal{Account: sk.Owner, KeyID: sk.ID, Roles: roles}
 			c.expires, c.revoked = sk.ExpiresAt, sk.RevokedAt != nil
 		}
 		k.mu.Lock()
@@ -130,9 +135,9 @@ func (k *Keys) keyValid(ctx context.Context, id string) error {
 	}
 	switch {
 	case c.p == nil, c.revoked:
-		return fmt.Errorf("%w: the API key behind this call was revoked", ErrUnauthorized)
+		return nil, fmt.Errorf("%w: the API key behind this call was revoked", ErrUnauthorized)
 	case c.expires != nil && !now.Before(*c.expires):
-		return fmt.Errorf("%w: the API key behind this call expired", ErrUnauthorized)
+		return nil, fmt.Errorf("%w: the API key behind this call expired", ErrUnauthorized)
 	}
-	return nil
+	return c.p.Roles, nil
 }

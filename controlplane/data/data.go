@@ -113,12 +113,31 @@ func ValidACL(acl store.CollectionACL) error {
 	return fmt.Errorf("%w: ACL %q: use public, my_algorithms or private", ErrInvalid, acl)
 }
 
-// isOwner reports whether p may write what owner owns.
-func isOwner(p *auth.Principal, owner string) bool { return p.Account == owner || p.Admin }
+// isOwner reports whether p may write what owner owns: owner, an owner or admin of
+// organization owner, or an administrator.
+func isOwner(p *auth.Principal, owner string) bool { return p.Manages(owner) }
 
-// mayRead reports whether p may read the collection c.
+// mayRead reports whether p may read the collection c: its owner's members, anyone for a
+// public collection, and — for my_algorithms — calls made from inside an algorithm of the
+// collection's owner, whoever called it.
 func mayRead(p *auth.Principal, c store.Collection) bool {
-	return isOwner(p, c.Owner) || c.ACL == store.ACLPublic
+	switch {
+	case p.ActsFor(c.Owner), c.ACL == store.ACLPublic:
+		return true
+	case c.ACL == store.ACLMyAlgorithms && p.Calling != nil:
+		return algorithmOwner(p) == c.Owner
+	}
+	return false
+}
+
+// algorithmOwner is the owner of the algorithm whose worker makes the request ("" for a
+// request from outside).
+func algorithmOwner(p *auth.Principal) string {
+	if p.Calling == nil {
+		return ""
+	}
+	owner, _, _ := strings.Cut(p.Calling.Holder(), "/")
+	return owner
 }
 
 func notFound(r Ref) error {
@@ -129,8 +148,10 @@ func notFound(r Ref) error {
 // rights: a collection the caller may not read is not found; one it may read but not write is
 // forbidden.
 func (s *Service) collection(ctx context.Context, p *auth.Principal, r Ref, write bool) (store.Collection, error) {
-	if err := CheckScope(p, write); err != nil {
-		return store.Collection{}, err
+	scopeErr := CheckScope(p, write)
+	own := !write && algorithmOwner(p) == r.Owner
+	if scopeErr != nil && !own {
+		return store.Collection{}, scopeErr
 	}
 	c, err := s.cfg.Store.GetCollection(ctx, r.Owner, r.Collection)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !mayRead(p, c) {
@@ -138,6 +159,11 @@ func (s *Service) collection(ctx context.Context, p *auth.Principal, r Ref, writ
 	}
 	if err != nil {
 		return store.Collection{}, err
+	}
+	// An algorithm reads its own owner's my_algorithms and public collections whatever its
+	// caller's key may do with the Data API (its model files are its own, not the caller's).
+	if scopeErr != nil && c.ACL == store.ACLPrivate {
+		return store.Collection{}, scopeErr
 	}
 	if write && !isOwner(p, c.Owner) {
 		return store.Collection{}, fmt.Errorf("%w: only %s writes to %s", ErrForbidden, c.Owner, Ref{Owner: c.Owner, Collection: c.Name})

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrNotFound: an unknown node.
 	ErrNotFound = store.ErrNotFound
+	// ErrForbidden: a node its pool refuses (its sandbox is too weak).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // Config configures a Fleet.
@@ -227,6 +230,10 @@ func (f *Fleet) Register(ctx context.Context, joinToken string, in api.RegisterN
 	if pool.Deleting {
 		return out, fmt.Errorf("%w: pool %s is being deleted", ErrUnauthorized, pool.Name)
 	}
+	if err := isolated(pool, in.Capacity.Sandbox); err != nil {
+		f.log.Warn("node refused: its sandbox is weaker than its pool requires", "pool", pool.Name, "instance_id", in.InstanceID, "err", err)
+		return out, err
+	}
 	u, err := url.Parse(in.Address)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return out, fmt.Errorf("%w: address %q: want the agent's base URL, e.g. http://10.0.0.5:7070", ErrInvalid, in.Address)
@@ -270,13 +277,36 @@ func (f *Fleet) Register(ctx context.Context, joinToken string, in api.RegisterN
 	return api.NodeRegistration{NodeID: id, Token: token, HeartbeatInterval: f.cfg.HeartbeatInterval.String()}, nil
 }
 
+// isolationRank orders sandbox levels.
+var isolationRank = map[string]int{"none": 0, "basic": 1, "full": 2}
+
+// isolated checks a registering node's sandbox against its pool's min_isolation.
+func isolated(pool store.Pool, sb *api.SandboxInfo) error {
+	var spec api.PoolSpec
+	if json.Unmarshal(pool.Spec, &spec) != nil || spec.MinIsolation == "" {
+		return nil
+	}
+	level, driver := "none", "none (the agent reports no sandbox)"
+	if sb != nil {
+		level, driver = sb.Level, sb.Driver
+	}
+	if isolationRank[level] >= isolationRank[spec.MinIsolation] {
+		return nil
+	}
+	msg := fmt.Sprintf("pool %s requires worker isolation %s, and this node's sandbox is %s (level %s)", pool.Name, spec.MinIsolation, driver, level)
+	if sb != nil && len(sb.Problems) > 0 {
+		msg += ": " + strings.Join(sb.Problems, "; ")
+	}
+	return fmt.Errorf("%w: %s", ErrForbidden, msg)
+}
+
 // Authenticate checks a node credential; it reads memory only.
 func (f *Fleet) Authenticate(nodeID, token string) (*Node, error) {
 	f.mu.RLock()
 	n := f.nodes[nodeID]
 	f.mu.RUnlock()
-	if n == nil {
-		return nil, fmt.Errorf("node %s: %w (register again)", nodeID, ErrNotFound)
+	if n == nil { // as a wrong credential: an agent registers again on 401
+		return nil, fmt.Errorf("%w: unknown node %s or wrong credential (register again)", ErrUnauthorized, nodeID)
 	}
 	h := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(h[:], n.tokenHash[:]) != 1 {

@@ -170,7 +170,7 @@ func (h *Handler) getRequest(w http.ResponseWriter, r *http.Request, p *auth.Pri
 // left out.
 func (h *Handler) callGraph(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	owner, name := r.PathValue("owner"), r.PathValue("name")
-	if _, err := h.cfg.Registry.GetAlgorithm(r.Context(), owner, name, p.Account); err != nil {
+	if _, err := h.cfg.Registry.GetAlgorithm(r.Context(), owner, name, viewer(p, owner)); err != nil {
 		return err
 	}
 	if h.cfg.Graph == nil {
@@ -182,7 +182,7 @@ func (h *Handler) callGraph(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	g := h.cfg.Graph.Of(owner+"/"+name, nil)
 	for _, n := range g.Versions {
 		v, err := h.cfg.Registry.VersionByID(r.Context(), n.Version)
-		if err == nil && (v.Public || v.Owner == p.Account || p.Admin) {
+		if err == nil && (v.Public || p.ActsFor(v.Owner)) {
 			visible[n.Version] = true
 			res[n.Version] = v.Manifest.Resources
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,6 +67,21 @@ func TestOpenAPIDocument(t *testing.T) {
 	for _, p := range []string{"/v1/algo/{owner}/{name}", "/v1/requests/{id}", "/v1/algorithms/{owner}/{name}/versions", "/v1/keys", "/v1/node-pools"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
+		}
+	}
+	// Every route the router registers is documented, with its method.
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := regexp.MustCompile(`m\.HandleFunc\("([A-Z]+) (/v1/[^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(routes) < 40 {
+		t.Fatalf("found %d routes in server.go", len(routes))
+	}
+	for _, r := range routes {
+		path := strings.ReplaceAll(r[2], "...}", "}")
+		if doc.Paths[path][strings.ToLower(r[1])] == nil {
+			t.Errorf("openapi.json lacks %s %s", r[1], path)
 		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
+	"github.com/algos-dev/algos/controlplane/connector"
 	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/fleet"
+	"github.com/algos-dev/algos/controlplane/metering"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
@@ -29,7 +31,13 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var ae *api.Error
 	var re *router.RetryError
 	var mbe *http.MaxBytesError
+	var rle *metering.RateLimitError
 	switch {
+	case errors.As(err, &rle):
+		w.Header().Set("Retry-After", itoa(rle.RetryAfterSeconds()))
+		status, typ, msg = http.StatusTooManyRequests, api.ErrTypeRateLimit, err.Error()
+	case errors.Is(err, metering.ErrPaymentRequired):
+		status, typ, msg = http.StatusPaymentRequired, api.ErrTypePaymentRequired, err.Error()
 	case errors.As(err, &re):
 		w.Header().Set("Retry-After", re.RetryAfter)
 		status, typ, msg = re.Err.Status, re.Err.ErrorType, re.Err.Message
@@ -39,13 +47,17 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		status, typ, msg = http.StatusRequestEntityTooLarge, api.ErrTypeTooLarge, "the request body is larger than the limit of "+itoa(mbe.Limit)+" bytes: pass large inputs through the Data API"
 	case errors.Is(err, registry.ErrTooLarge):
 		status, typ, msg = http.StatusRequestEntityTooLarge, api.ErrTypeTooLarge, err.Error()
+	case errors.Is(err, connector.ErrTimeout):
+		status, typ, msg = http.StatusGatewayTimeout, api.ErrTypeConnector, err.Error()
+	case errors.Is(err, connector.ErrRemote):
+		status, typ, msg = http.StatusBadGateway, api.ErrTypeConnector, err.Error()
 	case errors.Is(err, auth.ErrUnauthorized), errors.Is(err, fleet.ErrUnauthorized):
 		status, typ, msg = http.StatusUnauthorized, api.ErrTypeAuth, err.Error()
-	case errors.Is(err, auth.ErrForbidden):
+	case errors.Is(err, auth.ErrForbidden), errors.Is(err, fleet.ErrForbidden):
 		status, typ, msg = http.StatusForbidden, api.ErrTypeAuth, err.Error()
 	case errors.Is(err, errInput), errors.Is(err, registry.ErrInvalid), errors.Is(err, auth.ErrInvalid),
 		errors.Is(err, fleet.ErrInvalid), errors.Is(err, pool.ErrInvalid), errors.Is(err, cloudacct.ErrInvalid),
-		errors.Is(err, data.ErrInvalid):
+		errors.Is(err, data.ErrInvalid), errors.Is(err, metering.ErrInvalid):
 		status, typ, msg = http.StatusBadRequest, api.ErrTypeInput, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, typ, msg = http.StatusNotFound, api.ErrTypeNotFound, err.Error()

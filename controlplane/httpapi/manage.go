@@ -39,7 +39,7 @@ func (h *Handler) getAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.P
 
 func (h *Handler) updateAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	owner := r.PathValue("owner")
-	if err := owns(p, owner); err != nil {
+	if err := h.changes(r, p, owner); err != nil {
 		return err
 	}
 	var in api.CreateAlgorithm
@@ -56,7 +56,7 @@ func (h *Handler) updateAlgorithm(w http.ResponseWriter, r *http.Request, p *aut
 
 func (h *Handler) deleteAlgorithm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	owner := r.PathValue("owner")
-	if err := owns(p, owner); err != nil {
+	if err := h.changes(r, p, owner); err != nil {
 		return err
 	}
 	if err := h.cfg.Registry.DeleteAlgorithm(r.Context(), owner, r.PathValue("name")); err != nil {
@@ -68,7 +68,7 @@ func (h *Handler) deleteAlgorithm(w http.ResponseWriter, r *http.Request, p *aut
 
 func (h *Handler) publish(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	owner := r.PathValue("owner")
-	if err := owns(p, owner); err != nil {
+	if err := h.changes(r, p, owner); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -106,7 +106,7 @@ func (h *Handler) resolveVersion(w http.ResponseWriter, r *http.Request, p *auth
 // on every node) to the algorithm's owner.
 func (h *Handler) workerLogs(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	owner := r.PathValue("owner")
-	if err := owns(p, owner); err != nil {
+	if err := h.changes(r, p, owner); err != nil {
 		return err
 	}
 	v, err := h.cfg.Registry.Resolve(r.Context(), owner, r.PathValue("name"), r.PathValue("version"), owner)
@@ -280,11 +280,26 @@ func bearer(r *http.Request) string {
 	return h
 }
 
+// changes checks that the caller may change algorithm {owner}/{name} (or read its worker
+// logs): its owner's (or organization's owners and admins) keys. To anyone else a private
+// algorithm does not exist (404, as an unknown one: no existence oracle); a public one they
+// may see is forbidden (403).
+func (h *Handler) changes(r *http.Request, p *auth.Principal, owner string) error {
+	if p.Manages(owner) {
+		return nil
+	}
+	if _, err := h.cfg.Registry.GetAlgorithm(r.Context(), owner, r.PathValue("name"), viewer(p, owner)); err != nil {
+		return err
+	}
+	return owns(p, owner)
+}
+
 // viewer is the account whose view of owner's algorithms a request gets: an administrator (a
 // key with the manage scope of an admin account) sees them as their owner does, so that it can
-// manage private algorithms of others (Terraform with an admin key).
+// manage private algorithms of others (Terraform with an admin key), and so does a member of
+// organization owner.
 func viewer(p *auth.Principal, owner string) string {
-	if p.Admin {
+	if p.ActsFor(owner) { // the owner, a member of organization owner, or an administrator
 		return owner
 	}
 	return p.Account

@@ -15,14 +15,18 @@ import (
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
 	"github.com/algos-dev/algos/controlplane/callgraph"
+	"github.com/algos-dev/algos/controlplane/catalog"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
+	"github.com/algos-dev/algos/controlplane/connector"
 	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/invoke"
+	"github.com/algos-dev/algos/controlplane/metering"
 	"github.com/algos-dev/algos/controlplane/metrics"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
 	"github.com/algos-dev/algos/controlplane/router"
+	"github.com/algos-dev/algos/controlplane/store"
 )
 
 // Config configures the API handler.
@@ -49,8 +53,17 @@ type Config struct {
 	AgentBinary string
 	// Data serves the Data API under /v1/data/ (optional: without it those paths are 404).
 	Data *data.Service
+	// Connectors serves connector files under /v1/connector/ and their management under
+	// /v1/connectors (optional: without it those paths are 404).
+	Connectors *connector.Service
 	// Graph is the call graph (optional).
 	Graph *callgraph.Graph
+	// Catalog serves /v1/catalog (optional: without it those paths are 404).
+	Catalog *catalog.Service
+	// Meter serves usage under /v1/usage and billing under /v1/accounts/{name} (optional).
+	Meter *metering.Meter
+	// Store serves accounts and organizations (optional: without it those paths are 404).
+	Store store.Store
 }
 
 // Handler is the API's http.Handler.
@@ -82,6 +95,10 @@ func New(cfg Config) (*Handler, error) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), dataPrefix); ok && h.cfg.Data != nil {
 		h.serveData(w, r, rest) // before the mux, which would redirect ".." paths
+		return
+	}
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), connector.Prefix); ok && h.cfg.Connectors != nil {
+		h.serveConnector(w, r, rest) // before the mux, as the Data API
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -135,10 +152,15 @@ func (h *Handler) routes() {
 		}))
 	}
 
-	m.HandleFunc("GET /v1/account", h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		writeJSON(w, http.StatusOK, api.Account{Name: p.Account, Admin: p.Admin})
-		return nil
-	}))
+	m.HandleFunc("GET /v1/account", h.user(h.account))
+	if h.cfg.Store != nil {
+		m.HandleFunc("POST /v1/accounts", h.admin(h.createAccount))
+		m.HandleFunc("GET /v1/accounts", h.admin(h.listAccounts))
+		m.HandleFunc("POST /v1/organizations", h.manager(h.createOrganization))
+		m.HandleFunc("GET /v1/organizations/{org}", h.user(h.getOrganization))
+		m.HandleFunc("PUT /v1/organizations/{org}/members/{user}", h.manager(h.setMember))
+		m.HandleFunc("DELETE /v1/organizations/{org}/members/{user}", h.manager(h.removeMember))
+	}
 	m.HandleFunc("POST /v1/algo/{owner}/{name}", h.user(h.call))
 	m.HandleFunc("POST /v1/algo/{owner}/{name}/{version}", h.user(h.call))
 	m.HandleFunc("GET /v1/requests/{id}", h.user(h.getRequest))
@@ -172,6 +194,27 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /v1/cloud-accounts/{name}", h.admin(h.getCloudAccount))
 	m.HandleFunc("PATCH /v1/cloud-accounts/{name}", h.admin(h.updateCloudAccount))
 	m.HandleFunc("DELETE /v1/cloud-accounts/{name}", h.admin(h.deleteCloudAccount))
+
+	if h.cfg.Connectors != nil {
+		m.HandleFunc("POST /v1/connectors", h.manager(h.createConnector))
+		m.HandleFunc("GET /v1/connectors", h.user(h.listConnectors))
+		m.HandleFunc("GET /v1/connectors/{name}", h.user(h.getConnector))
+		m.HandleFunc("PATCH /v1/connectors/{name}", h.manager(h.updateConnector))
+		m.HandleFunc("DELETE /v1/connectors/{name}", h.manager(h.deleteConnector))
+	}
+
+	if h.cfg.Meter != nil {
+		m.HandleFunc("GET /v1/usage", h.user(h.usage))
+		m.HandleFunc("GET /v1/usage/calls", h.user(h.usageCalls))
+		m.HandleFunc("GET /v1/accounts/{name}/billing", h.user(h.getBilling))
+		m.HandleFunc("PUT /v1/accounts/{name}/billing", h.admin(h.putBilling))
+		m.HandleFunc("POST /v1/accounts/{name}/credits", h.admin(h.addCredits))
+	}
+
+	if h.cfg.Catalog != nil {
+		m.HandleFunc("GET /v1/catalog", h.user(h.searchCatalog))
+		m.HandleFunc("GET /v1/catalog/{owner}/{name}", h.user(h.catalogAlgorithm))
+	}
 
 	m.HandleFunc("GET /v1/agent/download", h.agentDownload)
 	m.HandleFunc("POST /v1/nodes/register", h.registerNode)
@@ -207,8 +250,8 @@ func decode(r *http.Request, v any) error {
 
 // owns checks that the caller acts for owner (or is an admin).
 func owns(p *auth.Principal, owner string) error {
-	if p.Account != owner && !p.Admin {
-		return fmt.Errorf("%w: this key belongs to %s and may not change what %s owns", auth.ErrForbidden, p.Account, owner)
+	if !p.Manages(owner) {
+		return fmt.Errorf("%w: this key belongs to %s and may not change what %s owns (an organization's owners and admins may)", auth.ErrForbidden, p.Account, owner)
 	}
 	return nil
 }

@@ -40,6 +40,38 @@ type Config struct {
 	MaxDepth int
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// Meter admits calls (rate limits, credits) and meters them (optional).
+	Meter Meter
+}
+
+// Meter admits and meters calls (controlplane/metering implements it). Both methods are
+// called on every call, from many goroutines at once, and decide from memory: they do no I/O.
+type Meter interface {
+	// Admit decides whether p may make a call of v now. It returns an error that the API
+	// answers with 429 (a rate limit, with Retry-After) or 402 (credits that cannot pay for the
+	// call). An admitted call may hold a reservation of credits until its Record.
+	Admit(p *auth.Principal, v *registry.Resolved) error
+	// Record meters a finished call. It may block while its buffer is full (back-pressure),
+	// never on a single write.
+	Record(u Usage)
+}
+
+// Usage is what one call used, as the Meter gets it.
+type Usage struct {
+	Principal *auth.Principal // Account is the original caller, also for calls from inside algorithms
+	Version   *registry.Resolved
+	NodeID    string // "" when the call reached no node
+	Start     time.Time
+	Duration  time.Duration
+	ColdStart time.Duration // time spent waiting for a new worker
+	BytesIn   int           // the request line (the caller's input)
+	BytesOut  int           // the worker's reply
+	Outcome   string        // "" for a result, else the error type
+	// Ran: the call ran on a worker (it answered, or ran past its timeout).
+	Ran bool
+	// Admitted: Admit admitted the call in this process (its reservation is released).
+	Admitted bool
 }
 
 // Service is safe for concurrent use.
@@ -69,7 +101,11 @@ func New(cfg Config) (*Service, error) {
 // Resolve selects the version a caller may call. A key whose allow-list excludes the algorithm
 // gets auth.ErrForbidden.
 func (s *Service) Resolve(ctx context.Context, p *auth.Principal, owner, name, spec string) (*registry.Resolved, error) {
-	v, err := s.cfg.Registry.Resolve(ctx, owner, name, spec, p.Account)
+	caller := p.Account
+	if p.ActsFor(owner) { // a member of organization owner sees its private versions
+		caller = owner
+	}
+	v, err := s.cfg.Registry.Resolve(ctx, owner, name, spec, caller)
 	if err != nil {
 		return nil, err
 	}
@@ -110,13 +146,27 @@ type Options struct {
 	// Node is the node a call from inside an algorithm comes from (its agent says so): a warm
 	// worker there serves it first.
 	Node string
+
+	admission admission
 }
+
+// admission is how a call passed the Meter.
+type admission int
+
+const (
+	admitNow      admission = iota // Call asks the Meter
+	admittedAsync                  // Submit did (its reservation is held)
+	resumed                        // a request accepted before a restart: not asked again
+)
 
 // Outcome is a completed call: the worker's reply, how long it took, and its log if asked.
 type Outcome struct {
 	Worker   api.WorkerResponse
 	Duration time.Duration
 	Log      *string
+
+	node       string // the node that ran it
+	replyBytes int    // the worker's reply
 }
 
 // Envelope returns Algorithmia's reply envelope of a completed call and its HTTP status: 200 for
@@ -124,6 +174,9 @@ type Outcome struct {
 func (o *Outcome) Envelope() ([]byte, int) {
 	if o.Worker.Error != nil {
 		b, _ := json.Marshal(api.ErrorEnvelope{Error: *o.Worker.Error})
+		if o.Worker.Error.ErrorType == api.ErrTypePaymentRequired {
+			return b, http.StatusPaymentRequired // a call it made ran out of credits
+		}
 		return b, http.StatusBadRequest
 	}
 	md := &api.Metadata{ContentType: o.Worker.Metadata.ContentType, Duration: o.Duration.Seconds(), Stdout: o.Log}
@@ -135,15 +188,35 @@ func (o *Outcome) Envelope() ([]byte, int) {
 	return b, http.StatusOK
 }
 
-// Call runs a call and waits for it, bounded by the timeout, and records it in the metrics.
+// Call runs a call and waits for it, bounded by the timeout, and records it in the metrics and
+// the Meter. A call the Meter refuses does not run.
 func (s *Service) Call(ctx context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (*Outcome, error) {
+	if s.cfg.Meter != nil && o.admission == admitNow {
+		if err := s.cfg.Meter.Admit(p, v); err != nil {
+			return nil, err
+		}
+	}
 	start := s.cfg.Now()
 	out, coldStart, err := s.call(ctx, p, v, requestLine, o)
+	end := s.cfg.Now()
 	if m := s.cfg.Metrics; m != nil {
 		if coldStart > 0 {
 			m.ColdStart(v.ID, coldStart)
 		}
-		m.Call(v.ID, s.cfg.Now().Sub(start), outcome(out, err))
+		m.Call(v.ID, end.Sub(start), outcome(out, err))
+	}
+	// An async call cut off by a shutdown runs again after the restart: it is metered then.
+	if s.cfg.Meter != nil && (o.admission == admitNow || ctx.Err() == nil) {
+		u := Usage{Principal: p, Version: v, Start: start, Duration: end.Sub(start), ColdStart: coldStart, BytesIn: len(requestLine),
+			Outcome: outcome(out, err), Admitted: o.admission != resumed}
+		var ae *api.Error
+		switch {
+		case out != nil:
+			u.NodeID, u.BytesOut, u.Ran = out.node, out.replyBytes, true
+		case errors.As(err, &ae) && ae.ErrorType == api.ErrTypeTimeout:
+			u.Ran = true
+		}
+		s.cfg.Meter.Record(u)
 	}
 	return out, err
 }
@@ -157,7 +230,7 @@ func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resol
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := s.cfg.Now()
-	stdout := o.Stdout && p.Account == v.Owner
+	stdout := o.Stdout && p.ActsFor(v.Owner)
 	if s.cfg.Keys != nil {
 		dl, _ := ctx.Deadline()
 		req := newID()
@@ -185,7 +258,7 @@ func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resol
 		}
 		return nil, 0, err
 	}
-	out := &Outcome{Duration: s.cfg.Now().Sub(start), Log: reply.Log}
+	out := &Outcome{Duration: s.cfg.Now().Sub(start), Log: reply.Log, node: reply.NodeID, replyBytes: len(reply.Response)}
 	if err := json.Unmarshal(reply.Response, &out.Worker); err != nil || (out.Worker.Error == nil && out.Worker.Metadata == nil) {
 		return nil, reply.ColdStart, &api.Error{Status: http.StatusBadGateway, ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeWorkerDied,
 			Message: "the worker answered something that is not a protocol response (see docs/worker-protocol.md)"}}
@@ -244,12 +317,21 @@ func newID() string {
 
 // Submit stores an asynchronous request, starts it in the background and returns its ID. The
 // request is durable once Submit returns: a restart resumes it (see Resume). base is the
-// server's lifetime context.
+// server's lifetime context. The Meter admits the request here, not when it runs.
 func (s *Service) Submit(ctx, base context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (string, error) {
+	if s.cfg.Meter != nil {
+		if err := s.cfg.Meter.Admit(p, v); err != nil {
+			return "", err
+		}
+		o.admission = admittedAsync
+	}
 	opts, _ := json.Marshal(asyncOptions{TimeoutMs: o.Timeout.Milliseconds()})
 	r := store.Request{ID: newID(), Caller: p.Account, KeyID: p.KeyID, VersionID: v.ID, Input: requestLine, Options: opts,
 		Status: store.RequestPending, CreatedAt: s.cfg.Now().UTC()}
 	if err := s.cfg.Store.CreateRequest(ctx, r); err != nil {
+		if s.cfg.Meter != nil { // releases the reservation; the request never ran
+			s.cfg.Meter.Record(Usage{Principal: p, Version: v, Start: r.CreatedAt, BytesIn: len(requestLine), Outcome: api.ErrTypeInternal, Admitted: true})
+		}
 		return "", err
 	}
 	if s.cfg.Metrics != nil {
@@ -265,7 +347,7 @@ func (s *Service) start(base context.Context, p *auth.Principal, v *registry.Res
 		defer s.wg.Done()
 		var env []byte
 		status := store.RequestSucceeded
-		out, err := s.Call(base, p, v, line, Options{Timeout: o.Timeout})
+		out, err := s.Call(base, p, v, line, Options{Timeout: o.Timeout, admission: o.admission})
 		switch {
 		case base.Err() != nil:
 			return // shutting down: the request stays pending and is resumed at the next start
@@ -312,7 +394,7 @@ func (s *Service) Resume(ctx, base context.Context) error {
 		_ = json.Unmarshal(r.Options, &o)
 		p := &auth.Principal{Account: r.Caller, KeyID: r.KeyID}
 		s.log.Info("resuming async request", "request_id", r.ID, "version", r.VersionID)
-		s.start(base, p, v, r.ID, r.Input, Options{Timeout: time.Duration(o.TimeoutMs) * time.Millisecond})
+		s.start(base, p, v, r.ID, r.Input, Options{Timeout: time.Duration(o.TimeoutMs) * time.Millisecond, admission: resumed})
 	}
 	return nil
 }

@@ -466,6 +466,11 @@ func validate(name string, s *api.PoolSpec) error {
 	if s.GPUCount < 0 {
 		return fmt.Errorf("%w: gpu_count must not be negative", ErrInvalid)
 	}
+	switch s.MinIsolation {
+	case "", "none", "basic", "full":
+	default:
+		return fmt.Errorf("%w: min_isolation %q: use none, basic or full", ErrInvalid, s.MinIsolation)
+	}
 	if s.MaxSize < 1 || s.MinSize < 0 || s.MinSize > s.MaxSize || s.DesiredSize < s.MinSize || s.DesiredSize > s.MaxSize {
 		return fmt.Errorf("%w: sizes: need 0 <= min_size <= desired_size <= max_size and max_size >= 1 (got %d, %d, %d)", ErrInvalid, s.MinSize, s.DesiredSize, s.MaxSize)
 	}

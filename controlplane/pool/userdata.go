@@ -20,6 +20,8 @@ type CloudInitConfig struct {
 	// Listen, when set, replaces that: the agent listens there and advertises its listener
 	// (e.g. "127.0.0.1:0" for instances of the local cloud booted the cloud way).
 	Listen string
+	// Sandbox, when set, is the agent's --sandbox (default: the agent's own, auto).
+	Sandbox string
 	// Home is the agent's directory (default /var/lib/algos-agent; relative paths are relative
 	// to the boot script's working directory).
 	Home string
@@ -97,6 +99,9 @@ func CloudInit(c CloudInitConfig) UserDataFunc {
 	listen := fmt.Sprintf("--listen 0.0.0.0:%d --advertise-port %d", c.AgentPort, c.AgentPort)
 	if c.Listen != "" {
 		listen = "--listen " + shellQuote(c.Listen)
+	}
+	if c.Sandbox != "" {
+		listen += " --sandbox " + shellQuote(c.Sandbox)
 	}
 	return func(poolName, _, token string) (string, error) {
 		if c.Server == "" {

@@ -82,6 +82,9 @@ func effective(v, settings api.Manifest) api.Manifest {
 	if settings.CallOthers != nil {
 		m.CallOthers = settings.CallOthers
 	}
+	if settings.Network {
+		m.Network = true
+	}
 	if ss.Predictive != nil {
 		sc.Predictive = ss.Predictive
 	}

@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"gocloud.dev/blob"
@@ -221,6 +223,10 @@ func (r *Registry) CreateAlgorithm(ctx context.Context, owner string, in api.Cre
 	if err := validateSettings(in.Settings); err != nil {
 		return api.Algorithm{}, err
 	}
+	details, err := validateDetails(in.Details)
+	if err != nil {
+		return api.Algorithm{}, err
+	}
 	settings, err := json.Marshal(in.Settings)
 	if err != nil {
 		return api.Algorithm{}, err
@@ -236,6 +242,13 @@ func (r *Registry) CreateAlgorithm(ctx context.Context, owner string, in api.Cre
 			return api.Algorithm{}, fmt.Errorf("algorithm %s/%s exists already: %w", owner, in.Name, ErrConflict)
 		}
 		return api.Algorithm{}, err
+	}
+	if details != nil {
+		if err := r.cfg.Store.PutAlgorithmDetails(ctx, owner, in.Name, *details); err != nil {
+			// Not created half: without its details it is gone again (best effort).
+			_ = r.cfg.Store.DeleteAlgorithm(context.WithoutCancel(ctx), owner, in.Name)
+			return api.Algorithm{}, err
+		}
 	}
 	r.invalidate(owner, in.Name)
 	return r.toAPI(ctx, a, owner)
@@ -261,6 +274,10 @@ func (r *Registry) UpdateAlgorithm(ctx context.Context, owner, name string, in a
 	if err := validateSettings(in.Settings); err != nil {
 		return api.Algorithm{}, err
 	}
+	details, err := validateDetails(in.Details)
+	if err != nil {
+		return api.Algorithm{}, err
+	}
 	a, err := r.cfg.Store.GetAlgorithm(ctx, owner, name)
 	if err != nil {
 		return api.Algorithm{}, fmt.Errorf("algorithm %s/%s: %w", owner, name, err)
@@ -272,6 +289,11 @@ func (r *Registry) UpdateAlgorithm(ctx context.Context, owner, name string, in a
 	a.UpdatedAt = time.Now().UTC()
 	if err := r.cfg.Store.UpdateAlgorithm(ctx, a); err != nil {
 		return api.Algorithm{}, err
+	}
+	if details != nil {
+		if err := r.cfg.Store.PutAlgorithmDetails(ctx, owner, name, *details); err != nil {
+			return api.Algorithm{}, err
+		}
 	}
 	r.invalidate(owner, name)
 	return r.toAPI(ctx, a, owner)
@@ -293,6 +315,11 @@ func (r *Registry) toAPI(ctx context.Context, a store.Algorithm, caller string) 
 			return out, fmt.Errorf("algorithm %s/%s: settings: %w", a.Owner, a.Name, err)
 		}
 	}
+	d, err := r.cfg.Store.GetAlgorithmDetails(ctx, a.Owner, a.Name)
+	if err != nil {
+		return out, fmt.Errorf("algorithm %s/%s: %w", a.Owner, a.Name, err)
+	}
+	out.Details = DetailsAPI(d)
 	if v, err := r.Resolve(ctx, a.Owner, a.Name, "latest", caller); err == nil {
 		out.LatestVersion, out.LatestDigest = v.Version, v.Digest
 		// Settings without a runtime (an algorithm published with the CLI from its
@@ -477,3 +504,64 @@ func (r *Registry) KeepWarm(ctx context.Context) ([]*Resolved, error) {
 	}
 	return out, nil
 }
+
+// ---- Catalog: an algorithm's details (summary, README, tags, …) and the effective manifest ----
+
+var tagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// validateDetails checks the details of a create or update and returns them as stored: tags
+// lowercased, trimmed and without duplicates. nil stays nil (nothing to store).
+func validateDetails(d *api.AlgorithmDetails) (*store.AlgorithmDetails, error) {
+	if d == nil {
+		return nil, nil
+	}
+	bad := func(format string, a ...any) (*store.AlgorithmDetails, error) {
+		return nil, fmt.Errorf("%w: details: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if n := utf8.RuneCountInString(d.Summary); n > api.MaxSummaryChars {
+		return bad("the summary has %d characters: keep it to %d, and put the rest in the README", n, api.MaxSummaryChars)
+	}
+	if len(d.README) > api.MaxREADMEBytes {
+		return bad("the README has %d bytes: keep it to %d", len(d.README), api.MaxREADMEBytes)
+	}
+	if n := utf8.RuneCountInString(d.License); n > api.MaxLicenseChars {
+		return bad("the license has %d characters: name it, e.g. with its SPDX identifier (MIT, Apache-2.0)", n)
+	}
+	var tags []string
+	if d.Tags != nil {
+		tags = make([]string, 0, len(d.Tags))
+	}
+	for _, t := range d.Tags {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if !tagRE.MatchString(t) || len(t) > api.MaxTagChars {
+			return bad("tag %q: use 1 to %d lowercase letters, digits or '-', starting with a letter or digit", t, api.MaxTagChars)
+		}
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) > api.MaxTags {
+		return bad("%d tags: use at most %d", len(tags), api.MaxTags)
+	}
+	for what, b := range map[string][]byte{"sample_input": d.SampleInput, "sample_output": d.SampleOutput} {
+		if len(b) > api.MaxSampleBytes {
+			return bad("%s has %d bytes: keep it to %d", what, len(b), api.MaxSampleBytes)
+		}
+		if len(b) > 0 && !json.Valid(b) {
+			return bad("%s is not JSON: send a text sample as a JSON string", what)
+		}
+	}
+	return &store.AlgorithmDetails{Summary: d.Summary, README: d.README, Tags: tags, License: d.License,
+		SampleInput: d.SampleInput, SampleOutput: d.SampleOutput}, nil
+}
+
+// DetailsAPI converts stored details.
+func DetailsAPI(d store.AlgorithmDetails) api.AlgorithmDetails {
+	return api.AlgorithmDetails{Summary: d.Summary, README: d.README, Tags: d.Tags, License: d.License,
+		SampleInput: d.SampleInput, SampleOutput: d.SampleOutput}
+}
+
+// Effective is the manifest a version runs with under its algorithm's current settings: the
+// version's code fields with the algorithm's operational settings (resources, scaling, timeout,
+// price, node pool) applied where set. Calls use it; so does the catalog.
+func Effective(version, settings api.Manifest) api.Manifest { return effective(version, settings) }

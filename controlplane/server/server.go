@@ -23,12 +23,15 @@ import (
 	"github.com/algos-dev/algos/clouds/local"
 	"github.com/algos-dev/algos/controlplane/auth"
 	"github.com/algos-dev/algos/controlplane/callgraph"
+	"github.com/algos-dev/algos/controlplane/catalog"
 	"github.com/algos-dev/algos/controlplane/cloudacct"
+	"github.com/algos-dev/algos/controlplane/connector"
 	"github.com/algos-dev/algos/controlplane/data"
 	"github.com/algos-dev/algos/controlplane/data/rootblob"
 	"github.com/algos-dev/algos/controlplane/fleet"
 	"github.com/algos-dev/algos/controlplane/httpapi"
 	"github.com/algos-dev/algos/controlplane/invoke"
+	"github.com/algos-dev/algos/controlplane/metering"
 	"github.com/algos-dev/algos/controlplane/metrics"
 	"github.com/algos-dev/algos/controlplane/pool"
 	"github.com/algos-dev/algos/controlplane/registry"
@@ -72,10 +75,20 @@ type Config struct {
 	// directly) or "cloud-init" (the boot script of cloud VMs: download the agent from this
 	// control plane, then start it — the path a VM takes, on this machine).
 	LocalBoot string
+	// DefaultConnector is the platform-wide connector that serves blob:// ("s3+lake", or
+	// "s3+lake://bucket/prefix"); empty: blob:// answers 404 saying how to configure it.
+	DefaultConnector string
+	// AllowPrivateEndpoints lets every connector reach loopback, private and link-local
+	// addresses (an object store on the private network); otherwise only connectors an
+	// administrator allowed may.
+	AllowPrivateEndpoints bool
 	// ScaleInterval is how often the worker autoscaler decides (default 1s).
 	ScaleInterval time.Duration
 	// CallDepth bounds how deep calls from inside algorithms nest (default 8).
 	CallDepth int
+	// Sandbox is the worker sandbox of the local cloud's agents: auto, namespaces, basic,
+	// none, or "" (off: workers run unconfined, as in most tests).
+	Sandbox string
 }
 
 // Server is a running control plane.
@@ -199,11 +212,19 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	})
 	graph := callgraph.New()
-	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Metrics: met, Keys: keys, Graph: graph, MaxDepth: cfg.CallDepth, Logger: log})
+	meter, err := metering.New(ctx, metering.Config{Store: st, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	inv, err := invoke.New(invoke.Config{Store: st, Registry: reg, Router: rt, Metrics: met, Keys: keys, Graph: graph, MaxDepth: cfg.CallDepth, Logger: log, Meter: meter})
 	if err != nil {
 		return fail(err)
 	}
 	dataSvc, err := data.New(data.Config{Store: st, Bucket: dataBucket, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	cat, err := catalog.New(catalog.Config{Store: st, Stats: catalog.NewMetricsStats(met.Handler(), 0), Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -223,6 +244,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
+	conns, err := connector.New(connector.Config{Store: st, Box: box, DefaultConnector: cfg.DefaultConnector,
+		AllowPrivateEndpoints: cfg.AllowPrivateEndpoints, Logger: log})
 	if err != nil {
 		return fail(err)
 	}
@@ -230,7 +253,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	pools, err = pool.New(pool.Config{
 		Store: st, Fleet: fl, Logger: log, Interval: cfg.PoolInterval, Accounts: accounts, BootTimeout: cfg.BootTimeout, ScaleDownAfter: cfg.ScaleDownAfter,
 		Clouds:   map[string]clouds.Groups{"local": localCloud},
-		UserData: userData(cfg.LocalBoot, agentBin, url, cfg.AdvertiseURL),
+		UserData: userData(cfg.LocalBoot, agentBin, url, cfg.AdvertiseURL, cfg.Sandbox),
 	})
 	if err != nil {
 		return fail(err)
@@ -241,8 +264,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	autoscaling = scaler
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Metrics: met, Logger: log, Graph: graph,
-		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, AgentBinary: cfg.AgentBinary, Data: dataSvc})
+	h, err := httpapi.New(httpapi.Config{Registry: reg, Keys: keys, Fleet: fl, Invoke: inv, Pools: pools, Router: rt, Accounts: accounts, Metrics: met, Logger: log, Graph: graph, Store: st,
+		MaxBodyBytes: cfg.MaxBodyBytes, Base: base, Meter: meter, AgentBinary: cfg.AgentBinary, Data: dataSvc, Connectors: conns,
+		Catalog: cat})
 	if err != nil {
 		cancelBase()
 		return fail(err)
@@ -275,6 +299,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	go func() { defer wg.Done(); _ = localCloud.Run(base) }()
 	go func() { defer wg.Done(); _ = pools.Run(base) }()
 	go func() { defer wg.Done(); _ = scaler.Run(base) }()
+	wg.Go(func() { _ = meter.Run(base) })
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -292,6 +317,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		inv.Wait()
 		_ = localCloud.Close(context.Background())
 		wg.Wait()
+		// The calls have finished: their records are written before the store closes.
+		mctx, mcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := meter.Close(mctx); err != nil {
+			log.Error("writing the last call records failed", "err", err)
+		}
+		mcancel()
 		_ = bucket.Close()
 		_ = dataBucket.Close()
 		_ = st.Close()
@@ -315,11 +346,11 @@ func advertised(a net.Addr) string {
 
 // userData renders the boot script of a pool's instances: cloud-init for VMs (with the
 // advertised URL), the local boot for local instances.
-func userData(localBoot, agentBin, serverURL, advertiseURL string) pool.UserDataFunc {
+func userData(localBoot, agentBin, serverURL, advertiseURL, sandbox string) pool.UserDataFunc {
 	if advertiseURL == "" {
 		advertiseURL = serverURL
 	}
-	local := localUserData(localBoot, agentBin, serverURL)
+	local := localUserData(localBoot, agentBin, serverURL, sandbox)
 	return func(poolName, cloud, token string) (string, error) {
 		if cloud == "local" {
 			return local(poolName, cloud, token)
@@ -330,9 +361,12 @@ func userData(localBoot, agentBin, serverURL, advertiseURL string) pool.UserData
 
 // localUserData renders the boot script of a local instance: it starts the agent with the join
 // token in its environment, as cloud-init would on a VM.
-func localUserData(boot, agentBin, serverURL string) pool.UserDataFunc {
+func localUserData(boot, agentBin, serverURL, sandbox string) pool.UserDataFunc {
+	if sandbox == "" {
+		sandbox = "off"
+	}
 	if boot == "cloud-init" {
-		return pool.CloudInit(pool.CloudInitConfig{Server: serverURL, Cloud: "local", Listen: "127.0.0.1:0", Home: "./algos-home"})
+		return pool.CloudInit(pool.CloudInitConfig{Server: serverURL, Cloud: "local", Listen: "127.0.0.1:0", Home: "./algos-home", Sandbox: sandbox})
 	}
 	return func(poolName, _, token string) (string, error) {
 		if agentBin == "" {
@@ -341,7 +375,7 @@ func localUserData(boot, agentBin, serverURL string) pool.UserDataFunc {
 		q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 		return "#!/bin/sh\n" +
 			"# algos agent boot script (pool " + poolName + ")\n" +
-			"ALGOS_JOIN_TOKEN=" + q(token) + " exec " + q(agentBin) + " agent --server " + q(serverURL) + " --data-dir ./agent\n", nil
+			"ALGOS_JOIN_TOKEN=" + q(token) + " exec " + q(agentBin) + " agent --server " + q(serverURL) + " --data-dir ./agent --sandbox " + q(sandbox) + "\n", nil
 	}
 }
 

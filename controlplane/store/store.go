@@ -14,6 +14,7 @@ import (
 // Store is the control plane's durable state.
 type Store interface {
 	Accounts
+	Orgs
 	Keys
 	Algorithms
 	Pools
@@ -21,6 +22,9 @@ type Store interface {
 	Requests
 	CloudAccounts
 	Collections
+	ConnectorStore
+	CatalogStore
+	UsageStore
 	// Close releases the store's resources. Calls after Close fail.
 	Close() error
 }
@@ -179,6 +183,7 @@ type CloudAccount struct {
 type Account struct {
 	Name      string
 	Admin     bool
+	Org       bool // an organization (its members act for it), not a user
 	CreatedAt time.Time
 }
 

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		tests []test
 	}{
 		{"Accounts", accountTests()},
+		{"Orgs", orgTests()},
 		{"Keys", keyTests()},
 		{"Algorithms", algorithmTests()},
 		{"Versions", versionTests()},
@@ -46,6 +47,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Requests", requestTests()},
 		{"CloudAccounts", cloudAccountTests()},
 		{"Collections", collectionTests()},
+		{"Connectors", connectorTests()},
+		{"Catalog", catalogTests()},
+		{"Usage", usageTests()},
 		{"Values", valueTests()},
 		{"Concurrency", concurrencyTests()},
 		{"Close", closeTests()},

@@ -20,6 +20,7 @@ stream in chunks both ways.
 import http.client
 import json
 import os
+import socket
 import urllib.parse
 
 from Algorithmia.algorithm import Algorithm
@@ -33,6 +34,7 @@ TOKEN_ENV = "ALGOS_CALL_TOKEN"
 REQUEST_ID_ENV = "ALGOS_REQUEST_ID"
 KEY_ENV = "ALGORITHMIA_API_KEY"
 ADDRESS_ENV = "ALGORITHMIA_API"
+SOCKET_ENV = "ALGOS_API_SOCKET"  # the agent's Unix socket: a sandboxed worker has no network
 PARENT_HEADER = "X-Algos-Parent-Request"
 USER_AGENT = "algos-python-client/1 (Algorithmia-compatible)"
 
@@ -147,22 +149,25 @@ class Client(object):
         return DataDirectory(self, dataUrl)
 
     def _target(self):
-        """Returns (address, Authorization header or None) for a request made now."""
+        """Returns (address, Authorization header or None, Unix socket path or None) for a request
+        made now. Inside a worker, the agent is reached through its Unix socket when it has one
+        (a sandboxed worker has no network, only loopback of its own)."""
         import Algorithmia
 
         token = os.environ.get(TOKEN_ENV)
         agent = os.environ.get(ADDRESS_ENV)
         if self._api_key is None and token and agent:
             if self._api_address is None or _same_address(self._api_address, agent):
-                return agent.rstrip("/"), "Simple " + token
+                return agent.rstrip("/"), "Simple " + token, os.environ.get(SOCKET_ENV) or None
         address = self._api_address or Algorithmia.apiAddress or agent or DEFAULT_API_ADDRESS
-        return address.rstrip("/"), _authorization(self.apiKey)
+        sock = os.environ.get(SOCKET_ENV) if agent and _same_address(address, agent) else None
+        return address.rstrip("/"), _authorization(self.apiKey), sock or None
 
     def request(self, method, path, query=None, body=None, headers=None, timeout=DATA_TIMEOUT):
         """Sends one request and returns its Response, whatever its status; raises ApiError when the
         API cannot be reached. path is the REST path, already escaped (/v1/…); body is bytes or a
         binary file object (sent in chunks; give its Content-Length in headers)."""
-        address, auth = self._target()
+        address, auth, sock = self._target()
         u = urllib.parse.urlsplit(address)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise ApiError("the API address %r is not an http:// or https:// URL" % (address,))
@@ -180,7 +185,9 @@ class Client(object):
             port = u.port
         except ValueError as e:
             raise ApiError("the API address %r has a bad port: %s" % (address, e)) from None
-        if u.scheme == "https":
+        if sock:
+            conn = _UnixHTTPConnection(sock, timeout=timeout, blocksize=CHUNK_SIZE)
+        elif u.scheme == "https":
             conn = http.client.HTTPSConnection(u.hostname, port or 443, timeout=timeout, blocksize=CHUNK_SIZE)
         else:
             conn = http.client.HTTPConnection(u.hostname, port or 80, timeout=timeout, blocksize=CHUNK_SIZE)
@@ -215,3 +222,21 @@ class Client(object):
     def deleteHelper(self, url):
         with self.request("DELETE", url) as resp:
             return resp.json()
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over the node agent's Unix socket."""
+
+    def __init__(self, path, timeout=None, blocksize=CHUNK_SIZE):
+        super().__init__("localhost", timeout=timeout, blocksize=blocksize)
+        self._path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.settimeout(self.timeout)
+            s.connect(self._path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
