@@ -115,6 +115,18 @@ func TestCallsFromAlgorithms(t *testing.T) {
 		t.Fatalf("reading another owner's private file from a worker: %s", r.body)
 	}
 
+	// data://.algo/: each algorithm's own space, whatever its caller's data scope (this key has
+	// none), and no other algorithm's.
+	nk, err := e.srv.Keys.Create(bg, "demo", api.CreateKey{Name: "no-data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	callWith(nk.Secret, "demo/a", `{"op":"write","uri":"data://.algo/temp/state.txt","data":"a's state"}`).expect(t, 200, `"written"`)
+	callWith(nk.Secret, "demo/a", `{"op":"read","uri":"data://.algo/temp/state.txt"}`).expect(t, 200, `"a's state"`)
+	callWith(nk.Secret, "demo/b", `{"op":"read","uri":"data://.algo/temp/state.txt"}`).expect(t, 400, "not")
+	callWith(nk.Secret, "demo/a", `{"op":"read","uri":"data://demo/work/x.txt"}`).expect(t, 400, "no Data API access")
+	e.do(http.MethodGet, "/v1/data/.algo/temp/state.txt", dk.Secret, "", nil).expect(t, 400, "only from inside its calls")
+
 	// The call graph.
 	var g api.CallGraph
 	gr := e.do(http.MethodGet, "/v1/algorithms/demo/a/graph", e.srv.Key, "", nil)

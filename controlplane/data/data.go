@@ -96,12 +96,33 @@ func CheckScope(p *auth.Principal, write bool) error {
 	return nil
 }
 
-// Resolve replaces the owner MyOwner with the caller's account.
+// Resolve replaces the owner MyOwner with the caller's account, and data://.algo/path, from
+// inside an algorithm's call, with the folder of that algorithm in its owner's reserved
+// collection. (Outside a call, .algo stays: the collection lookup answers what to do.)
 func Resolve(p *auth.Principal, r Ref) Ref {
-	if r.Owner == MyOwner {
+	switch {
+	case r.Owner == MyOwner:
 		r.Owner = p.Account
+	case r.Owner == AlgoOwner && p.Calling != nil:
+		owner, rest, _ := strings.Cut(p.Calling.Holder(), "/")
+		name, _, _ := strings.Cut(rest, "/")
+		path := name
+		if r.Path != "" {
+			path += "/" + r.Path
+		}
+		r = Ref{Owner: owner, Collection: AlgoCollection, Path: path, Dir: r.Dir || r.Path == ""}
 	}
 	return r
+}
+
+// OwnSpace reports whether r lies in the calling algorithm's own space (data://.algo/).
+func OwnSpace(p *auth.Principal, r Ref) bool {
+	if p.Calling == nil || r.Collection != AlgoCollection {
+		return false
+	}
+	owner, rest, _ := strings.Cut(p.Calling.Holder(), "/")
+	name, _, _ := strings.Cut(rest, "/")
+	return r.Owner == owner && (r.Path == name || strings.HasPrefix(r.Path, name+"/"))
 }
 
 // ValidACL checks a collection ACL.
@@ -148,6 +169,24 @@ func notFound(r Ref) error {
 // rights: a collection the caller may not read is not found; one it may read but not write is
 // forbidden.
 func (s *Service) collection(ctx context.Context, p *auth.Principal, r Ref, write bool) (store.Collection, error) {
+	if r.Owner == AlgoOwner {
+		return store.Collection{}, fmt.Errorf("%w: data://.algo/ is an algorithm's own space, reachable only from inside its calls", ErrInvalid)
+	}
+	if r.Collection == AlgoCollection {
+		// Only the algorithm itself reaches its space, whatever its caller's data scope;
+		// the space's collection comes into existence with the first use.
+		if !OwnSpace(p, r) {
+			return store.Collection{}, notFound(Ref{Owner: r.Owner, Collection: r.Collection})
+		}
+		c, err := s.cfg.Store.GetCollection(ctx, r.Owner, r.Collection)
+		if errors.Is(err, store.ErrNotFound) {
+			c = store.Collection{Owner: r.Owner, Name: AlgoCollection, ACL: store.ACLPrivate, CreatedAt: s.cfg.Now().UTC()}
+			if err = s.cfg.Store.CreateCollection(ctx, c); errors.Is(err, store.ErrConflict) {
+				c, err = s.cfg.Store.GetCollection(ctx, r.Owner, r.Collection)
+			}
+		}
+		return c, err
+	}
 	scopeErr := CheckScope(p, write)
 	own := !write && algorithmOwner(p) == r.Owner
 	if scopeErr != nil && !own {

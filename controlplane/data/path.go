@@ -14,6 +14,13 @@ const (
 	Scheme = "data://"
 	// MyOwner stands for the caller's own account: data://.my/collection/path.
 	MyOwner = ".my"
+	// AlgoOwner stands for the calling algorithm's own space, from inside its calls:
+	// data://.algo/path (Algorithmia's temp and perm folders, data://.algo/temp/…). It is the
+	// folder of the algorithm's name in its owner's reserved collection AlgoCollection.
+	AlgoOwner = ".algo"
+	// AlgoCollection is the reserved collection (a name no user can give) that holds every
+	// algorithm's own space, one folder per algorithm.
+	AlgoCollection = ".algo"
 	// FolderMarker is the name of the empty object that keeps an empty folder in existence
 	// (blob stores have no directories, only key prefixes). Listings hide it, and no file or
 	// folder may take its name.
@@ -124,8 +131,16 @@ func fromSegments(segs []string, dir bool, orig string) (Ref, error) {
 	switch owner := segs[0]; {
 	case owner == "":
 		return bad("no owner: use data://owner/collection/path (absolute paths are not data URIs)")
-	case owner == ".algo":
-		return bad("data://.algo/ is an algorithm's own space, reachable only from inside a call; the hosted Data API serves data://owner/… and data://.my/…")
+	case owner == AlgoOwner:
+		// The algorithm's own space: every segment is a path segment (Resolve places them).
+		for _, s := range segs[1:] {
+			if err := validSegment(s); err != nil {
+				return bad("%v", err)
+			}
+		}
+		ref := Ref{Owner: AlgoOwner, Path: strings.Join(segs[1:], "/")}
+		ref.Dir = dir && ref.Path != ""
+		return ref, nil
 	case owner != MyOwner && !nameRE.MatchString(owner):
 		return bad("owner %q: account names are 1 to 64 letters, digits, '-' or '_', starting with a letter", owner)
 	}

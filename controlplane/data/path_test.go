@@ -56,7 +56,7 @@ func TestParseEscapedPath(t *testing.T) {
 		"alice/..",                                    // collection dot-dot
 		"..",                                          // owner dot-dot
 		"%2e%2e/photos",                               // encoded owner dot-dot
-		".algo/x/y",                                   // an algorithm's own space
+		".algo/x/../y",                                // dot-dot in an algorithm's own space
 		"Al ice/photos",                               // owner name
 		"alice/9photos",                               // collection name
 		"alice/pho%2Ftos",                             // collection with a slash

@@ -23,16 +23,23 @@ const dataPrefix = "/v1/data/"
 func (h *Handler) serveData(w http.ResponseWriter, r *http.Request, escaped string) {
 	h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 		write := r.Method != http.MethodGet && r.Method != http.MethodHead
-		// A read from inside an algorithm is checked per collection by the data service: an
-		// algorithm reads its owner's shared collections whatever its caller's data scope.
-		if p.Calling == nil || write {
-			if err := data.CheckScope(p, write); err != nil {
-				return err
-			}
-		}
 		ref, err := data.ParseEscapedPath(escaped)
 		if err != nil {
 			return err
+		}
+		if ref.Owner == data.AlgoOwner {
+			if p.Calling == nil {
+				return fmt.Errorf("%w: data://.algo/ is an algorithm's own space, reachable only from inside its calls", errInput)
+			}
+			ref = data.Resolve(p, ref)
+		}
+		// A read from inside an algorithm is checked per collection by the data service (an
+		// algorithm reads its owner's shared collections whatever its caller's data scope),
+		// and so is its own space, read and written.
+		if (p.Calling == nil || write) && !data.OwnSpace(p, ref) {
+			if err := data.CheckScope(p, write); err != nil {
+				return err
+			}
 		}
 		if ref.Collection == "" {
 			return h.dataOwner(w, r, p, ref)
