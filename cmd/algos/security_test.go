@@ -126,6 +126,14 @@ func TestSecurityEveryRoute(t *testing.T) {
 	if _, err := alice.CreateOrganization(bg, "alice-org"); err != nil {
 		t.Fatal(err)
 	}
+	// A connector with credentials: they must never come back, nor reach a log.
+	const connectorSecret = "connector-secret-Zq81xW"
+	do(http.MethodPost, "/v1/connectors", aliceKey.Secret, []byte(`{"name":"s3+vault","buckets":["vault"],"read":true,"write":true,`+
+		`"credentials":{"access_key_id":"AKIAEXAMPLE0000","secret_access_key":"`+connectorSecret+`"}}`)).expect(t, 201, `"has_credentials":true`)
+	do(http.MethodGet, "/v1/connectors", aliceKey.Secret, nil).expect(t, 200, "s3+vault")
+	do(http.MethodGet, "/v1/connectors/s3+vault", aliceKey.Secret, nil).expect(t, 200)
+	do(http.MethodPatch, "/v1/connectors/s3+vault", aliceKey.Secret, []byte(`{"read":true}`)).expect(t, 200)
+	do(http.MethodGet, "/v1/connector/s3+vault/other-bucket/x", aliceKey.Secret, nil)
 	async := do(http.MethodPost, "/v1/algo/alice/private-algo?output=void", aliceKey.Secret, []byte(`"x"`))
 	async.expect(t, 200, "request_id")
 	reqID := regexp.MustCompile(`req-[0-9a-f]+`).FindString(string(async.body))
@@ -220,6 +228,9 @@ func TestSecurityEveryRoute(t *testing.T) {
 		if bytes.Contains(haystack.Bytes(), []byte(secret)) {
 			t.Errorf("%s appears in the logs, answers or metrics", what)
 		}
+	}
+	if bytes.Contains(haystack.Bytes(), []byte(connectorSecret)) {
+		t.Error("a connector's credentials appear in the logs, answers or metrics")
 	}
 	if bytes.Contains(haystack.Bytes(), []byte("act_ey")) {
 		t.Error("a call token appears in the logs, answers or metrics")
