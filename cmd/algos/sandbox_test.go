@@ -75,6 +75,50 @@ func TestSandboxedWorkers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
 		t.Error("the worker wrote outside its directory")
 	}
+
+	// A fork bomb stops at the pids limit, a memory hog is killed at its declared memory and
+	// the call says why; a neighbour keeps serving meanwhile.
+	bomb := writeSource(t, map[string]string{
+		"algorithm.json": `{"runtime":"python","entrypoint":["main.py"],"scaling":{"max_instances":1}}`,
+		"main.py": `import os, time
+def apply(input):
+    n = 0
+    while n < 100000:
+        try:
+            pid = os.fork()
+        except OSError:
+            return n
+        if pid == 0:
+            time.sleep(600)
+            os._exit(0)
+        n += 1
+    return n
+`,
+	})
+	e.publishDir(e.client, "demo", "bomb", bomb, api.PublishOptions{})
+	r = e.call("demo/bomb?timeout=120", `1`)
+	r.expect(t, 200)
+	var forks struct {
+		Result int `json:"result"`
+	}
+	_ = json.Unmarshal(r.body, &forks)
+	if forks.Result <= 0 || forks.Result > 2000 {
+		t.Fatalf("the fork bomb forked %d times: want it stopped by the pids limit (1024)", forks.Result)
+	}
+	e.call("demo/hello-python", `"neighbour"`).expect(t, 200, "Hello neighbour")
+
+	hog := writeSource(t, map[string]string{
+		"algorithm.json": `{"runtime":"python","entrypoint":["main.py"],"resources":{"memory_mib":128},"scaling":{"max_instances":1}}`,
+		"main.py": `def apply(input):
+    blocks = []
+    for _ in range(64):
+        blocks.append(bytearray(32 << 20))
+    return len(blocks)
+`,
+	})
+	e.publishDir(e.client, "demo", "hog", hog, api.PublishOptions{})
+	e.call("demo/hog?timeout=120", `1`).expect(t, 502, "WorkerDiedError", "out of memory")
+	e.call("demo/hello-python", `"neighbour"`).expect(t, 200, "Hello neighbour")
 }
 
 func mustAtoi(t *testing.T, s string) int {
