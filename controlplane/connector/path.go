@@ -2,7 +2,6 @@ package connector
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,20 +112,9 @@ func (r Ref) base() string { return r.Path[strings.LastIndexByte(r.Path, '/')+1:
 // a segment that would become "..", "." or a slash is refused, encoded or not, and so is one
 // encoded twice into such a thing, so that no layer that decodes again is led elsewhere.
 func ParseEscapedPath(escaped string) (Ref, error) {
-	dir := strings.HasSuffix(escaped, "/")
-	raw := strings.Split(strings.TrimSuffix(escaped, "/"), "/")
-	segs := make([]string, len(raw))
-	for i, r := range raw {
-		s, err := url.PathUnescape(r)
-		if err != nil {
-			return Ref{}, fmt.Errorf("%w: the path segment %q is not valid percent-encoding", ErrInvalid, r)
-		}
-		if strings.Contains(s, "%") {
-			if again, err := url.PathUnescape(s); err == nil && again != s && (strings.Contains(again, "/") || data.ValidName(again) != nil) {
-				return Ref{}, fmt.Errorf("%w: the path segment %q is encoded twice into %q: encode names once", ErrInvalid, r, again)
-			}
-		}
-		segs[i] = s
+	segs, dir, err := data.DecodeSegments(escaped)
+	if err != nil {
+		return Ref{}, err
 	}
 	if segs[0] == "" {
 		return Ref{}, fmt.Errorf("%w: %q: no connector: use /v1/connector/{s3|gs|azure[+label]}/{bucket}/{path} or /v1/connector/blob/{path}", ErrInvalid, escaped)

@@ -102,22 +102,34 @@ func ParseURI(s string) (Ref, error) {
 // decoded a second time (%252e%252e) is refused too, so that no layer that decodes again can
 // be led out of the collection.
 func ParseEscapedPath(escaped string) (Ref, error) {
-	dir := strings.HasSuffix(escaped, "/")
+	segs, dir, err := DecodeSegments(escaped)
+	if err != nil {
+		return Ref{}, err
+	}
+	return fromSegments(segs, dir, escaped)
+}
+
+// DecodeSegments splits an escaped URL path into its segments, each percent-decoded exactly
+// once, and says whether it ended with "/". A segment that a second decoding would turn into a
+// slash or an invalid name ("..", a control character) is refused (ErrInvalid), so that no
+// layer that decodes again can be led elsewhere. The segments are not validated otherwise.
+func DecodeSegments(escaped string) (segs []string, dir bool, err error) {
+	dir = strings.HasSuffix(escaped, "/")
 	raw := strings.Split(strings.TrimSuffix(escaped, "/"), "/")
-	segs := make([]string, len(raw))
+	segs = make([]string, len(raw))
 	for i, r := range raw {
 		s, err := url.PathUnescape(r)
 		if err != nil {
-			return Ref{}, fmt.Errorf("%w: the path segment %q is not valid percent-encoding", ErrInvalid, r)
+			return nil, false, fmt.Errorf("%w: the path segment %q is not valid percent-encoding", ErrInvalid, r)
 		}
 		if strings.Contains(s, "%") {
 			if again, err := url.PathUnescape(s); err == nil && again != s && (strings.Contains(again, "/") || validSegment(again) != nil) {
-				return Ref{}, fmt.Errorf("%w: the path segment %q is encoded twice into %q: encode names once", ErrInvalid, r, again)
+				return nil, false, fmt.Errorf("%w: the path segment %q is encoded twice into %q: encode names once", ErrInvalid, r, again)
 			}
 		}
 		segs[i] = s
 	}
-	return fromSegments(segs, dir, escaped)
+	return segs, dir, nil
 }
 
 // fromSegments validates decoded segments: owner, collection, then the path.

@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
@@ -58,25 +56,15 @@ func (h *Handler) connectorGet(w http.ResponseWriter, r *http.Request, p *auth.P
 		}
 		// Not a file: perhaps a folder.
 	}
-	limit := 0
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return fmt.Errorf("%w: limit=%q: use a number from 1 to %d", errInput, s, data.MaxPageSize)
-		}
-		limit = n
+	limit, err := pageLimit(r)
+	if err != nil {
+		return err
 	}
 	l, err := svc.List(ctx, p, ref, r.URL.Query().Get("marker"), limit)
 	if err != nil {
 		return err
 	}
-	out := api.DataListing{Folders: make([]api.DataFolder, 0, len(l.Folders)), Files: make([]api.DataFile, 0, len(l.Files)), Marker: l.Marker}
-	for _, f := range l.Folders {
-		out.Folders = append(out.Folders, api.DataFolder{Name: f})
-	}
-	for _, f := range l.Files {
-		out.Files = append(out.Files, api.DataFile{Filename: f.Name, Size: f.Size, LastModified: f.ModTime})
-	}
+	out := toAPIListing(l)
 	w.Header().Set("X-Data-Type", "directory")
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -88,17 +76,7 @@ func (h *Handler) connectorHead(w http.ResponseWriter, r *http.Request, p *auth.
 	if err != nil {
 		return err
 	}
-	hd := w.Header()
-	if e.Dir {
-		hd.Set("X-Data-Type", "directory")
-	} else {
-		hd.Set("X-Data-Type", "file")
-		hd.Set("Content-Type", e.File.ContentType)
-		hd.Set("Content-Length", itoa(e.File.Size))
-		hd.Set("Last-Modified", e.File.ModTime.UTC().Format(http.TimeFormat))
-		hd.Set("Accept-Ranges", "bytes")
-	}
-	w.WriteHeader(http.StatusOK)
+	writeStat(w, e)
 	return nil
 }
 

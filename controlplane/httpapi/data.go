@@ -142,13 +142,9 @@ func (h *Handler) dataGet(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		// Not a file: perhaps a folder.
 	}
 	q := r.URL.Query()
-	limit := 0
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return fmt.Errorf("%w: limit=%q: use a number from 1 to %d", errInput, s, data.MaxPageSize)
-		}
-		limit = n
+	limit, err := pageLimit(r)
+	if err != nil {
+		return err
 	}
 	withACL, err := boolQuery(r, "acl")
 	if err != nil {
@@ -158,13 +154,7 @@ func (h *Handler) dataGet(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	if err != nil {
 		return err
 	}
-	out := api.DataListing{Folders: make([]api.DataFolder, 0, len(l.Folders)), Files: make([]api.DataFile, 0, len(l.Files)), Marker: l.Marker}
-	for _, f := range l.Folders {
-		out.Folders = append(out.Folders, api.DataFolder{Name: f})
-	}
-	for _, f := range l.Files {
-		out.Files = append(out.Files, api.DataFile{Filename: f.Name, Size: f.Size, LastModified: f.ModTime})
-	}
+	out := toAPIListing(l)
 	if withACL {
 		c, err := h.cfg.Data.GetCollection(ctx, p, ref.Owner, ref.Collection)
 		if err != nil {
@@ -183,6 +173,13 @@ func (h *Handler) dataHead(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err != nil {
 		return err
 	}
+	writeStat(w, e)
+	return nil
+}
+
+// writeStat answers a HEAD of the Data API or a connector: a folder, or a file's size, type
+// and time.
+func writeStat(w http.ResponseWriter, e data.Entry) {
 	hd := w.Header()
 	if e.Dir {
 		hd.Set("X-Data-Type", "directory")
@@ -194,7 +191,31 @@ func (h *Handler) dataHead(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		hd.Set("Accept-Ranges", "bytes")
 	}
 	w.WriteHeader(http.StatusOK)
-	return nil
+}
+
+// toAPIListing turns a page of a folder into the Data API's listing.
+func toAPIListing(l data.Listing) api.DataListing {
+	out := api.DataListing{Folders: make([]api.DataFolder, 0, len(l.Folders)), Files: make([]api.DataFile, 0, len(l.Files)), Marker: l.Marker}
+	for _, f := range l.Folders {
+		out.Folders = append(out.Folders, api.DataFolder{Name: f})
+	}
+	for _, f := range l.Files {
+		out.Files = append(out.Files, api.DataFile{Filename: f.Name, Size: f.Size, LastModified: f.ModTime})
+	}
+	return out
+}
+
+// pageLimit reads a listing's optional limit (0: the default page size).
+func pageLimit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w: limit=%q: use a number from 1 to %d", errInput, s, data.MaxPageSize)
+	}
+	return n, nil
 }
 
 // dataPut stores the request body as a file, streaming it.
