@@ -18,7 +18,7 @@ from Algorithmia.errors import AlgorithmException, ApiError, ApiInternalError, D
 from fakeapi import FakeAPI, Reply
 
 KEY = "test-key"
-ENV = ("ALGOS_CALL_TOKEN", "ALGOS_REQUEST_ID", "ALGORITHMIA_API", "ALGORITHMIA_API_KEY")
+ENV = ("ALGOS_CALL_TOKEN", "ALGOS_REQUEST_ID", "ALGORITHMIA_API", "ALGORITHMIA_API_KEY", "ALGOS_API_SOCKET")
 
 
 class InputError(Exception):
@@ -378,3 +378,57 @@ class TestResponses(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SocketTest(unittest.TestCase):
+    """Inside a sandboxed worker the agent is reached through its Unix socket."""
+
+    def setUp(self):
+        env = mock.patch.dict(os.environ)
+        env.start()
+        self.addCleanup(env.stop)
+        for name in ENV:
+            os.environ.pop(name, None)
+
+    def test_token_goes_through_the_agent_socket(self):
+        import http.server
+        import socketserver
+        import threading
+
+        seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def address_string(self):
+                return "unix"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                seen.append((self.path, self.headers.get("Authorization")))
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = json.dumps({"result": "via socket", "metadata": {"content_type": "text", "duration": 0.001}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+        d = tempfile.mkdtemp(prefix="sock")  # short: a socket path is at most 107 bytes
+        path = os.path.join(d, "agent.sock")
+        srv = Server(path, Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        # Nothing listens at ALGORITHMIA_API: only the socket can answer.
+        os.environ.update({"ALGORITHMIA_API": "http://127.0.0.1:1", "ALGOS_API_SOCKET": path, "ALGOS_CALL_TOKEN": "act_tok"})
+        res = Algorithmia.client().algo("demo/hello").pipe("x")
+        self.assertEqual(res.result, "via socket")
+        self.assertEqual(seen, [("/v1/algo/demo/hello", "Simple act_tok")])
+        # A client with an address of its own never uses the socket (nor the token).
+        with self.assertRaises(ApiError):
+            Algorithmia.client("some-key", "http://127.0.0.1:2").algo("demo/hello").pipe("x")
+        self.assertEqual(len(seen), 1)
