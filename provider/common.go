@@ -90,6 +90,31 @@ func float64OrNull(f float64, prior types.Float64) types.Float64 {
 	return types.Float64Value(f)
 }
 
+// boolOrNull converts an optional boolean the API leaves out when false.
+func boolOrNull(b bool, prior types.Bool) types.Bool {
+	if !b && (prior.IsNull() || prior.IsUnknown() || prior.ValueBool()) {
+		return types.BoolNull()
+	}
+	return types.BoolValue(b)
+}
+
+// boolPtrOrNull converts an optional boolean the API leaves out when unset.
+func boolPtrOrNull(b *bool) types.Bool {
+	if b == nil {
+		return types.BoolNull()
+	}
+	return types.BoolValue(*b)
+}
+
+// boolPtr is the API's optional boolean of a value (nil when null or unknown).
+func boolPtr(v types.Bool) *bool {
+	if v.IsNull() || v.IsUnknown() {
+		return nil
+	}
+	b := v.ValueBool()
+	return &b
+}
+
 // stringList converts a list of strings; empty is null unless prior is an empty list.
 func stringList(ss []string, prior types.List, diags *diag.Diagnostics) types.List {
 	if len(ss) == 0 && (prior.IsNull() || prior.IsUnknown() || len(prior.Elements()) != 0) {

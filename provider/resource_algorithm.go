@@ -157,6 +157,10 @@ func (r *algorithmResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 						Optional:            true,
 						Validators:          []validator.Int64{int64validator.AtLeast(0)},
 					},
+					"predictive": schema.BoolAttribute{
+						MarkdownDescription: "Start workers (and nodes) ahead of a peak that recurs at the same time of day, from the last days' calls (default `true`).",
+						Optional:            true,
+					},
 				},
 			},
 			"timeout": schema.Int64Attribute{
@@ -168,6 +172,14 @@ func (r *algorithmResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				MarkdownDescription: "Run the workers only on the nodes of this node pool (default: any pool). Takes effect at once.",
 				Optional:            true,
 				Validators:          []validator.String{nameValidator()},
+			},
+			"network": schema.BoolAttribute{
+				MarkdownDescription: "Give the workers the node's network. Without it a sandboxed worker reaches only its node's agent: other algorithms and the Data API (default `false`).",
+				Optional:            true,
+			},
+			"call_other_algorithms": schema.BoolAttribute{
+				MarkdownDescription: "Whether the algorithm may call other algorithms from its workers (default `true`).",
+				Optional:            true,
 			},
 			"price_per_call": schema.Float64Attribute{
 				MarkdownDescription: "Credits charged per call (a royalty to the owner), at least 0. Takes effect at once.",

@@ -24,6 +24,8 @@ type algorithmModel struct {
 	Scaling       *scalingModel   `tfsdk:"scaling"`
 	Timeout       types.Int64     `tfsdk:"timeout"`
 	NodePool      types.String    `tfsdk:"node_pool"`
+	Network       types.Bool      `tfsdk:"network"`
+	CallOthers    types.Bool      `tfsdk:"call_other_algorithms"`
 	PricePerCall  types.Float64   `tfsdk:"price_per_call"`
 	Source        types.String    `tfsdk:"source"`
 	SourceHash    types.String    `tfsdk:"source_hash"`
@@ -45,6 +47,7 @@ type scalingModel struct {
 	IdleTimeout       types.String `tfsdk:"idle_timeout"`
 	TargetConcurrency types.Int64  `tfsdk:"target_concurrency"`
 	QueueSize         types.Int64  `tfsdk:"queue_size"`
+	Predictive        types.Bool   `tfsdk:"predictive"`
 }
 
 // settings is the algorithm's settings as the API takes them.
@@ -58,6 +61,8 @@ func (m *algorithmModel) settings(ctx context.Context, diags *diag.Diagnostics) 
 		Visibility:  m.Visibility.ValueString(),
 		Price:       m.PricePerCall.ValueFloat64(),
 		NodePool:    m.NodePool.ValueString(),
+		Network:     m.Network.ValueBool(),
+		CallOthers:  boolPtr(m.CallOthers),
 	}
 	if r := m.Resources; r != nil {
 		s.Resources = api.Resources{CPU: r.CPU.ValueFloat64(), MemoryMiB: int(r.MemoryMiB.ValueInt64()),
@@ -66,7 +71,7 @@ func (m *algorithmModel) settings(ctx context.Context, diags *diag.Diagnostics) 
 	if sc := m.Scaling; sc != nil {
 		s.Scaling = api.Scaling{MinInstances: int(sc.MinInstances.ValueInt64()), MaxInstances: int(sc.MaxInstances.ValueInt64()),
 			IdleTimeout: sc.IdleTimeout.ValueString(), TargetConcurrency: int(sc.TargetConcurrency.ValueInt64()),
-			QueueSize: int(sc.QueueSize.ValueInt64())}
+			QueueSize: int(sc.QueueSize.ValueInt64()), Predictive: boolPtr(sc.Predictive)}
 	}
 	return s
 }
@@ -90,6 +95,8 @@ func (m *algorithmModel) setFromAPI(a api.Algorithm, diags *diag.Diagnostics) {
 	m.Timeout = int64OrNull(s.Timeout, prior.Timeout)
 	m.PricePerCall = float64OrNull(s.Price, prior.PricePerCall)
 	m.NodePool = stringOrNull(s.NodePool, prior.NodePool)
+	m.Network = boolOrNull(s.Network, prior.Network)
+	m.CallOthers = boolPtrOrNull(s.CallOthers)
 
 	m.Resources = nil
 	if pr := prior.Resources; pr != nil || s.Resources != (api.Resources{}) {
@@ -116,6 +123,7 @@ func (m *algorithmModel) setFromAPI(a api.Algorithm, diags *diag.Diagnostics) {
 			IdleTimeout:       stringOrNull(sc.IdleTimeout, ps.IdleTimeout),
 			TargetConcurrency: int64OrNull(sc.TargetConcurrency, ps.TargetConcurrency),
 			QueueSize:         int64OrNull(sc.QueueSize, ps.QueueSize),
+			Predictive:        boolPtrOrNull(sc.Predictive),
 		}
 	}
 

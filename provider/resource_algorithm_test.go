@@ -69,7 +69,9 @@ func TestAccAlgorithm(t *testing.T) {
   description = "second"
   timeout     = 60
   resources   = { cpu = 0.5, memory_mib = 256 }
-  scaling     = { max_instances = 2, idle_timeout = "1m" }`
+  scaling     = { max_instances = 2, idle_timeout = "1m", predictive = false }
+  network     = true
+  call_other_algorithms = false`
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: providerFactories,
 		CheckDestroy:             checkAlgorithmsGone("tf-algo", "tf-algo-renamed"),
@@ -111,7 +113,8 @@ func TestAccAlgorithm(t *testing.T) {
 					resource.TestCheckResourceAttr(addr, "resources.memory_mib", "256"),
 					checkSettings("tf-algo", func(a api.Algorithm) error {
 						if a.Description != "second" || a.Settings.Timeout != 60 || a.Settings.Resources.CPU != 0.5 ||
-							a.Settings.Scaling.IdleTimeout != "1m" || a.Settings.NodePool != "default" {
+							a.Settings.Scaling.IdleTimeout != "1m" || a.Settings.NodePool != "default" ||
+							!a.Settings.Network || a.Settings.MayCallOthers() || a.Settings.Scaling.PredictiveOn() {
 							return fmt.Errorf("settings not updated: %+v", a)
 						}
 						return nil

@@ -59,6 +59,7 @@ type nodePoolModel struct {
 	GPUType      types.String `tfsdk:"gpu_type"`
 	GPUCount     types.Int64  `tfsdk:"gpu_count"`
 	Spot         types.Bool   `tfsdk:"spot"`
+	MinIsolation types.String `tfsdk:"min_isolation"`
 	MinSize      types.Int64  `tfsdk:"min_size"`
 	MaxSize      types.Int64  `tfsdk:"max_size"`
 	DesiredSize  types.Int64  `tfsdk:"desired_size"`
@@ -150,6 +151,12 @@ func (r *nodePoolResource) Schema(_ context.Context, _ resource.SchemaRequest, r
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 				PlanModifiers:       []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
+			},
+			"min_isolation": schema.StringAttribute{
+				MarkdownDescription: "Refuse nodes whose worker sandbox is weaker: `none`, `basic` or `full` (namespaces). Default: any.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.OneOf("none", "basic", "full")},
+				PlanModifiers:       replaceStr,
 			},
 			"min_size": schema.Int64Attribute{
 				MarkdownDescription: "Fewest nodes. Default 1.",
@@ -414,7 +421,7 @@ func (r *nodePoolResource) lastWarning(pool string) string {
 func (m *nodePoolModel) spec(ctx context.Context, diags *diag.Diagnostics) api.PoolSpec {
 	s := api.PoolSpec{
 		Cloud: m.Cloud.ValueString(), Account: m.Account.ValueString(), Region: m.Region.ValueString(), Zones: listStrings(ctx, m.Zones, diags),
-		InstanceType: m.InstanceType.ValueString(), FallbackInstanceTypes: listStrings(ctx, m.Fallbacks, diags), Image: m.Image.ValueString(), Spot: m.Spot.ValueBool(),
+		InstanceType: m.InstanceType.ValueString(), FallbackInstanceTypes: listStrings(ctx, m.Fallbacks, diags), Image: m.Image.ValueString(), Spot: m.Spot.ValueBool(), MinIsolation: m.MinIsolation.ValueString(),
 		GPUType: m.GPUType.ValueString(), GPUCount: int(m.GPUCount.ValueInt64()),
 		MinSize: int(m.MinSize.ValueInt64()), MaxSize: int(m.MaxSize.ValueInt64()), DesiredSize: int(m.DesiredSize.ValueInt64()),
 	}
@@ -438,6 +445,7 @@ func (m *nodePoolModel) setFromAPI(p api.Pool, diags *diag.Diagnostics) {
 	m.GPUType = stringOrNull(s.GPUType, prior.GPUType)
 	m.GPUCount = int64OrNull(s.GPUCount, prior.GPUCount)
 	m.Spot = types.BoolValue(s.Spot)
+	m.MinIsolation = stringOrNull(s.MinIsolation, prior.MinIsolation)
 	m.MinSize, m.MaxSize, m.DesiredSize = types.Int64Value(int64(s.MinSize)), types.Int64Value(int64(s.MaxSize)), types.Int64Value(int64(s.DesiredSize))
 	m.Labels = stringMap(s.Labels, prior.Labels, diags)
 	m.Size = types.Int64Value(int64(p.Size))

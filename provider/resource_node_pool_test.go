@@ -107,17 +107,20 @@ func TestAccNodePool(t *testing.T) {
 		CheckDestroy:             nodes.checkGone("tf-pool"),
 		Steps: []resource.TestStep{
 			{
-				Config: poolConfig("tf-pool", `  labels = { team = "a" }`),
+				Config: poolConfig("tf-pool", `  labels = { team = "a" }
+  min_isolation = "none"`),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckResourceAttr(addr, "id", "tf-pool"),
 					resource.TestCheckResourceAttr(addr, "min_size", "1"),
 					resource.TestCheckResourceAttr(addr, "desired_size", "1"),
 					resource.TestCheckResourceAttr(addr, "size", "1"),
 					resource.TestCheckResourceAttr(addr, "spot", "false"),
+					resource.TestCheckResourceAttr(addr, "min_isolation", "none"),
 					nodes.checkReady(addr, "tf-pool", 1),
 				),
 			},
-			{Config: poolConfig("tf-pool", `  labels = { team = "a" }`), PlanOnly: true},
+			{Config: poolConfig("tf-pool", `  labels = { team = "a" }
+  min_isolation = "none"`), PlanOnly: true},
 			{
 				ResourceName:            addr,
 				ImportState:             true,
@@ -126,7 +129,8 @@ func TestAccNodePool(t *testing.T) {
 			},
 			{
 				// Sizes and labels change in place; the new node starts and registers.
-				Config: poolConfig("tf-pool", `  desired_size = 2
+				Config: poolConfig("tf-pool", `  min_isolation = "none"
+  desired_size = 2
   labels       = { team = "b" }`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
@@ -198,6 +202,7 @@ resource "algos_node_pool" "p" {
 			{Config: cfg("moon", ""), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Value Match`)},
 			{Config: cfg("local", "  min_size = 3"), PlanOnly: true, ExpectError: regexp.MustCompile(`min_size is above max_size`)},
 			{Config: cfg("local", "  desired_size = 5"), PlanOnly: true, ExpectError: regexp.MustCompile(`desired_size is above max_size`)},
+			{Config: cfg("local", `  min_isolation = "total"`), PlanOnly: true, ExpectError: regexp.MustCompile(`Invalid Attribute Value Match`)},
 			// A cloud the control plane has not configured is the API's error, at apply.
 			{Config: cfg("openstack", ""), ExpectError: regexp.MustCompile(`Cannot create node pool tf-pool-bad`)},
 		},
