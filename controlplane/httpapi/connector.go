@@ -46,9 +46,7 @@ func (h *Handler) connectorGet(w http.ResponseWriter, r *http.Request, p *auth.P
 		rd, info, err := svc.Open(ctx, p, ref)
 		if err == nil {
 			defer rd.Close()
-			w.Header().Set("X-Data-Type", "file")
-			w.Header().Set("Content-Type", info.ContentType)
-			http.ServeContent(w, r, "", info.ModTime, rd)
+			serveFile(w, r, rd, info)
 			return nil
 		}
 		if !errors.Is(err, connector.ErrNotFound) {

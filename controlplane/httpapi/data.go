@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -131,9 +132,7 @@ func (h *Handler) dataGet(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		rd, info, err := h.cfg.Data.Open(ctx, p, ref)
 		if err == nil {
 			defer rd.Close()
-			w.Header().Set("X-Data-Type", "file")
-			w.Header().Set("Content-Type", info.ContentType)
-			http.ServeContent(w, r, "", info.ModTime, rd)
+			serveFile(w, r, rd, info)
 			return nil
 		}
 		if !errors.Is(err, data.ErrNotFound) {
@@ -175,6 +174,13 @@ func (h *Handler) dataHead(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	}
 	writeStat(w, e)
 	return nil
+}
+
+// serveFile answers a file of the Data API or a connector: its bytes, streamed, ranges honoured.
+func serveFile(w http.ResponseWriter, r *http.Request, rd io.ReadSeeker, info data.FileInfo) {
+	w.Header().Set("X-Data-Type", "file")
+	w.Header().Set("Content-Type", info.ContentType)
+	http.ServeContent(w, r, "", info.ModTime, rd)
 }
 
 // writeStat answers a HEAD of the Data API or a connector: a folder, or a file's size, type
