@@ -376,7 +376,11 @@ func (a *Agent) listenSocket() (net.Listener, error) {
 		name := "algos-agent-" + hex.EncodeToString(h[:6])
 		dir = filepath.Join("/run", name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			dir = filepath.Join(os.TempDir(), name)
+			// A directory of our own (not a predictable name another local user could have
+			// created first and put a socket of theirs in).
+			if dir, err = os.MkdirTemp("", "algos-agent-"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -39,6 +39,10 @@ type keyState struct {
 	waiters    list.List // of *waiter, FIFO
 	emptySince time.Time // when the Key last had no workers and no waiters
 	floor      int       // workers kept whatever their idle time (Warm)
+	// Start failures in a row and the last one's time: Warm backs off (a version that fails
+	// to load must not be restarted at every heartbeat).
+	failures int
+	failedAt time.Time
 }
 
 type workerState int
@@ -295,12 +299,21 @@ func (p *Pool) Warm(spec Spec, n int) (int, error) {
 	}
 	ks = p.keyLocked(spec)
 	ks.floor = max(n, 0)
+	if ks.failures > 0 && time.Since(ks.failedAt) < warmBackoff(ks.failures) {
+		return 0, nil // calls still start workers (and report the failure); Warm waits
+	}
 	started := 0
 	for p.liveLocked(ks) < min(ks.floor, spec.MaxInstances) {
 		p.startLocked(ks)
 		started++
 	}
 	return started, nil
+}
+
+// warmBackoff is how long Warm waits after failures start failures in a row: 2 s doubling up
+// to 5 minutes.
+func warmBackoff(failures int) time.Duration {
+	return min(2*time.Second<<min(failures-1, 8), 5*time.Minute)
 }
 
 // Floors returns the Keys that have a warm floor, with the floor.
@@ -471,6 +484,7 @@ func (p *Pool) runWorker(w *worker, spec Spec) {
 	log.Info("worker ready", "pid", proc.pid, "load_seconds", time.Since(begun).Seconds())
 	p.mu.Lock()
 	w.ks.starting--
+	w.ks.failures = 0
 	p.availableLocked(w)
 	p.mu.Unlock()
 
@@ -518,6 +532,10 @@ func (p *Pool) startFailed(w *worker, log *slog.Logger, serr error) {
 	delete(ks.workers, w)
 	ks.starting--
 	w.state = stateStopping
+	if w.cause == nil && !w.stopping {
+		ks.failures++
+		ks.failedAt = time.Now()
+	}
 	if errors.Is(serr, ErrAcquireFailed) && len(ks.workers) > 0 {
 		p.markEmptyLocked(ks)
 		return

@@ -48,3 +48,18 @@ func TestWarmFloor(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "no workers once the floor is lifted", func() bool { return statsOf(p, spec.Key).Workers == 0 })
 }
+
+// TestWarmBacksOff: a version whose workers fail to start is not restarted at every Warm.
+func TestWarmBacksOff(t *testing.T) {
+	t.Parallel()
+	p := newTestPool(t, PoolConfig{})
+	spec := testSpec(t, "fail-load") // exits before PIPE_INIT_COMPLETE
+	spec.MaxInstances = 2
+	if n, err := p.Warm(spec, 2); err != nil || n != 2 {
+		t.Fatalf("first Warm = %d, %v; want 2 started", n, err)
+	}
+	eventually(t, 10*time.Second, "the failed starts", func() bool { return statsOf(p, spec.Key).Workers == 0 })
+	if n, _ := p.Warm(spec, 2); n != 0 {
+		t.Fatalf("Warm right after failed starts started %d workers; want 0 (backing off)", n)
+	}
+}

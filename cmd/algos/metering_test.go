@@ -257,7 +257,9 @@ func TestMeteringAcrossRestart(t *testing.T) {
 	for range 3 {
 		wg.Go(func() {
 			c := &http.Client{Timeout: 30 * time.Second}
-			for {
+			// At most 400 calls (600 credits): how many fit before the stop depends on the
+			// machine's speed, and the balance and the listing below must hold them all.
+			for calling.Load() < 400 {
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Authorization", "Simple "+secret)
 				req.Header.Set("Content-Type", "application/json")

@@ -36,7 +36,7 @@ func apiRoutes(t *testing.T) []route {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`m\.HandleFunc\("([A-Z]+) ([^"]+)",\s*(?:h\.(user|manager|admin|node)\()?`)
+	re := regexp.MustCompile(`m\.HandleFunc\("([A-Z]+) ([^"]+)",\s*(?:h\.(user|manager|admin|node|callable)\()?`)
 	var out []route
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
 		out = append(out, route{m[1], m[2], m[3]})
@@ -45,8 +45,8 @@ func apiRoutes(t *testing.T) []route {
 		t.Fatalf("found only %d routes in server.go: has its registration changed?", len(out))
 	}
 	for _, m := range []string{"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"} {
-		out = append(out, route{m, "/v1/data/{owner}/{collection}/{path}", "user"})
-		out = append(out, route{m, "/v1/connector/s3/{bucket}/{path}", "user"})
+		out = append(out, route{m, "/v1/data/{owner}/{collection}/{path}", "callable"})
+		out = append(out, route{m, "/v1/connector/s3/{bucket}/{path}", "callable"})
 	}
 	return out
 }
@@ -170,10 +170,33 @@ func TestSecurityEveryRoute(t *testing.T) {
 			}
 		}
 	}
+	// An algorithm's call token acts for its caller on calls and data only: every other route
+	// refuses it (a called algorithm must not manage its caller's keys or read its logs).
+	alicePrincipal, err := s.Keys.Authenticate(bg, "Simple "+aliceKey.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := s.Keys.MintCallToken(alicePrincipal, "bob/evil/1.0.0", "req-x", time.Now().Add(time.Minute), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range routes {
+		if rt.guard != "user" && rt.guard != "manager" && rt.guard != "admin" {
+			continue
+		}
+		path := fill(rt.pattern, aliceValues)
+		if r := do(rt.method, path, token, []byte(`{}`)); r.status != http.StatusForbidden && r.status != http.StatusUnauthorized {
+			t.Errorf("%s %s with an algorithm's call token: %d, want 403; %s", rt.method, rt.pattern, r.status, clip(r.body))
+		}
+	}
+	if r := do(http.MethodGet, "/v1/keys", token, nil); r.status != http.StatusForbidden {
+		t.Errorf("listing the caller's keys with a call token: %d", r.status)
+	}
+
 	// 404: bob on alice's private things, every verb of every route naming them.
 	names := regexp.MustCompile(`\{(owner|name|id|org|collection)\}`)
 	for _, rt := range routes {
-		if rt.guard != "user" && rt.guard != "manager" || !names.MatchString(rt.pattern) {
+		if rt.guard != "user" && rt.guard != "manager" && rt.guard != "callable" || !names.MatchString(rt.pattern) {
 			continue
 		}
 		switch {

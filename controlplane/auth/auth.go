@@ -254,6 +254,32 @@ func (k *Keys) loadKey(ctx context.Context, h [32]byte, now time.Time) (*cached,
 	return c, nil
 }
 
+// PrincipalByID returns the principal of a key by its ID, read from the store: for work done
+// later on a key's behalf (an asynchronous request resumed after a restart). A revoked,
+// expired or unknown key is ErrUnauthorized.
+func (k *Keys) PrincipalByID(ctx context.Context, id string) (*Principal, error) {
+	sk, err := k.cfg.Store.GetKey(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("%w: the key is gone", ErrUnauthorized)
+	case err != nil:
+		return nil, fmt.Errorf("look up key: %w", err)
+	case sk.RevokedAt != nil:
+		return nil, fmt.Errorf("%w: the key was revoked", ErrUnauthorized)
+	case sk.ExpiresAt != nil && !k.cfg.Now().Before(*sk.ExpiresAt):
+		return nil, fmt.Errorf("%w: the key expired", ErrUnauthorized)
+	}
+	acct, err := k.cfg.Store.GetAccount(ctx, sk.Owner)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("look up account: %w", err)
+	}
+	roles, err := k.rolesOf(ctx, sk.Owner)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Account: sk.Owner, KeyID: sk.ID, Admin: acct.Admin && sk.Manage, Manage: sk.Manage, Data: sk.Data, Algos: sk.Algos, Roles: roles}, nil
+}
+
 // rolesOf reads an account's roles in organizations.
 func (k *Keys) rolesOf(ctx context.Context, account string) (map[string]store.Role, error) {
 	ms, err := k.cfg.Store.MembershipsOf(ctx, account)
@@ -270,13 +296,22 @@ func (k *Keys) rolesOf(ctx context.Context, account string) (map[string]store.Ro
 	return roles, nil
 }
 
-// Forget drops every cached key, so that a change of rights (an organization's members)
-// takes effect at the next request in this process (other replicas follow within MaxAge).
-func (k *Keys) Forget() {
+// ForgetAccount drops the cached keys of one account, so that a change of its rights (its
+// organizations) takes effect at its next request in this process (other replicas follow
+// within MaxAge). Other accounts' entries stay.
+func (k *Keys) ForgetAccount(account string) {
 	k.mu.Lock()
-	k.cache = map[[32]byte]*cached{}
-	k.byID = map[string]*cached{}
-	k.mu.Unlock()
+	defer k.mu.Unlock()
+	for h, c := range k.cache {
+		if c.p != nil && c.p.Account == account {
+			delete(k.cache, h)
+		}
+	}
+	for id, c := range k.byID {
+		if c.p != nil && c.p.Account == account {
+			delete(k.byID, id)
+		}
+	}
 }
 
 // Revoke revokes a key of owner (admins may revoke any). Idempotent. It takes effect in this

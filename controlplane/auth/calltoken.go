@@ -39,6 +39,9 @@ type Calling struct {
 	Chain   []string // owner/name of the algorithms on the call path, the token's holder last
 	Request string   // the root request ID
 	NoCalls bool     // the holder's algorithm may not call others (call_other_algorithms: false)
+	// Expires is the holder's call's deadline: a call it makes ends by then too, so that no
+	// token outlives the outermost call by nesting calls with longer timeouts.
+	Expires time.Time
 }
 
 // Holder is the algorithm holding the token (owner/name).
@@ -101,7 +104,7 @@ func (k *Keys) callPrincipal(ctx context.Context, token string) (*Principal, err
 		return nil, err
 	}
 	return &Principal{Account: c.Account, KeyID: c.KeyID, Data: c.Data, Algos: c.Algos, Roles: roles,
-		Calling: &Calling{Chain: c.Chain, Request: c.Request, NoCalls: c.NoCalls}}, nil
+		Calling: &Calling{Chain: c.Chain, Request: c.Request, NoCalls: c.NoCalls, Expires: time.UnixMilli(c.Exp)}}, nil
 }
 
 // keyValid checks that a key exists and is neither revoked nor expired, from a cache no older

@@ -19,11 +19,25 @@ type Graph struct {
 	mu       sync.Mutex
 	edges    map[[2]string]*api.CallGraphEdge
 	versions map[string]*api.CallGraphNode
+	out, in  map[string]map[string]*api.CallGraphEdge // caller → callee → edge, callee → caller → edge
 }
 
 // New returns an empty graph.
 func New() *Graph {
-	return &Graph{edges: map[[2]string]*api.CallGraphEdge{}, versions: map[string]*api.CallGraphNode{}}
+	return &Graph{edges: map[[2]string]*api.CallGraphEdge{}, versions: map[string]*api.CallGraphNode{},
+		out: map[string]map[string]*api.CallGraphEdge{}, in: map[string]map[string]*api.CallGraphEdge{}}
+}
+
+// link indexes a new edge by caller and by callee.
+func (g *Graph) link(e *api.CallGraphEdge) {
+	if g.out[e.Caller] == nil {
+		g.out[e.Caller] = map[string]*api.CallGraphEdge{}
+	}
+	g.out[e.Caller][e.Callee] = e
+	if g.in[e.Callee] == nil {
+		g.in[e.Callee] = map[string]*api.CallGraphEdge{}
+	}
+	g.in[e.Callee][e.Caller] = e
 }
 
 // maxEdges bounds memory: past it, new edges are not recorded (existing ones still count).
@@ -55,6 +69,7 @@ func (g *Graph) Call(caller, version string, busy time.Duration, sameNode bool, 
 		}
 		e = &api.CallGraphEdge{Caller: caller, Callee: version}
 		g.edges[k] = e
+		g.link(e)
 	}
 	e.Calls++
 	if sameNode {
@@ -68,10 +83,8 @@ func (g *Graph) Callers(version string) []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var es []*api.CallGraphEdge
-	for k, e := range g.edges {
-		if k[1] == version {
-			es = append(es, e)
-		}
+	for _, e := range g.in[version] {
+		es = append(es, e)
 	}
 	slices.SortFunc(es, func(a, b *api.CallGraphEdge) int {
 		if a.Calls != b.Calls {
@@ -108,27 +121,31 @@ func (g *Graph) Of(algorithm string, resources func(version string) api.Resource
 			queue = append(queue, v)
 		}
 	}
-	for k := range g.edges { // a caller of the algorithm with no completed call yet
-		if algorithmOf(k[0]) == algorithm && !in[k[0]] {
-			in[k[0]] = true
-			queue = append(queue, k[0])
+	for caller := range g.out { // a caller of the algorithm with no completed call yet
+		if algorithmOf(caller) == algorithm && !in[caller] {
+			in[caller] = true
+			queue = append(queue, caller)
 		}
 	}
-	// Downstream: what the algorithm calls, transitively.
+	// Downstream: what the algorithm calls, transitively (each edge followed once).
 	for len(queue) > 0 {
 		v := queue[0]
 		queue = queue[1:]
-		for k := range g.edges {
-			if k[0] == v && !in[k[1]] {
-				in[k[1]] = true
-				queue = append(queue, k[1])
+		for callee := range g.out[v] {
+			if !in[callee] {
+				in[callee] = true
+				queue = append(queue, callee)
 			}
 		}
 	}
 	// Upstream: direct callers of any version in the graph.
-	for k := range g.edges {
-		if in[k[1]] {
-			in[k[0]] = true
+	members := make([]string, 0, len(in))
+	for v := range in {
+		members = append(members, v)
+	}
+	for _, v := range members {
+		for caller := range g.in[v] {
+			in[caller] = true
 		}
 	}
 	out := api.CallGraph{Algorithm: algorithm, Versions: []api.CallGraphNode{}, Edges: []api.CallGraphEdge{}}
@@ -142,9 +159,11 @@ func (g *Graph) Of(algorithm string, resources func(version string) api.Resource
 		}
 		out.Versions = append(out.Versions, n)
 	}
-	for k, e := range g.edges {
-		if in[k[0]] && in[k[1]] {
-			out.Edges = append(out.Edges, *e)
+	for v := range in {
+		for callee, e := range g.out[v] {
+			if in[callee] {
+				out.Edges = append(out.Edges, *e)
+			}
 		}
 	}
 	slices.SortFunc(out.Versions, func(a, b api.CallGraphNode) int { return strings.Compare(a.Version, b.Version) })

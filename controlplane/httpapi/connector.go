@@ -14,7 +14,7 @@ import (
 // /v1/connector/blob/{path…}; escaped is the request's escaped path after connector.Prefix. Like
 // the Data API it parses its own paths, so that the mux never redirects a ".." path.
 func (h *Handler) serveConnector(w http.ResponseWriter, r *http.Request, escaped string) {
-	h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	h.callable(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 		write := r.Method != http.MethodGet && r.Method != http.MethodHead
 		if err := data.CheckScope(p, write); err != nil {
 			return err

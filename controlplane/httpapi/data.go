@@ -22,7 +22,7 @@ const dataPrefix = "/v1/data/"
 // through the mux, which would answer a path holding ".." or "//" with a redirect to the cleaned
 // path — possibly into another collection — where the Data API refuses it with a 400.
 func (h *Handler) serveData(w http.ResponseWriter, r *http.Request, escaped string) {
-	h.user(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	h.callable(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 		write := r.Method != http.MethodGet && r.Method != http.MethodHead
 		ref, err := data.ParseEscapedPath(escaped)
 		if err != nil {

@@ -109,7 +109,7 @@ func (h *Handler) createOrganization(w http.ResponseWriter, r *http.Request, p *
 	if err := h.cfg.Store.PutMembership(ctx, store.Membership{Org: in.Name, Member: p.Account, Role: store.RoleOwner, CreatedAt: now}); err != nil {
 		return err
 	}
-	h.cfg.Keys.Forget()
+	h.cfg.Keys.ForgetAccount(p.Account)
 	writeJSON(w, http.StatusCreated, api.Organization{Name: in.Name, CreatedAt: now, Members: []api.Member{{User: p.Account, Role: string(store.RoleOwner)}}})
 	return nil
 }
@@ -162,7 +162,7 @@ func (h *Handler) setMember(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		}
 		return err
 	}
-	h.cfg.Keys.Forget()
+	h.cfg.Keys.ForgetAccount(user)
 	o, err := h.organization(r, p, org)
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err := h.cfg.Store.DeleteMembership(r.Context(), org, user); err != nil {
 		return err
 	}
-	h.cfg.Keys.Forget()
+	h.cfg.Keys.ForgetAccount(user)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

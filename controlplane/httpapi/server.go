@@ -106,8 +106,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type authedFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
 
-// user authenticates an API key and turns the handler's error into the envelope.
+// user authenticates an API key and turns the handler's error into the envelope. An
+// algorithm's per-call token is refused: it acts for its caller only on callable routes.
 func (h *Handler) user(f authedFunc) http.HandlerFunc {
+	return h.callable(func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+		if p.Calling != nil {
+			return fmt.Errorf("%w: an algorithm's call token may call algorithms and use the Data API only: use an API key for %s %s", auth.ErrForbidden, r.Method, r.URL.Path)
+		}
+		return f(w, r, p)
+	})
+}
+
+// callable authenticates an API key or an algorithm's per-call token (the routes an algorithm
+// uses on its caller's behalf: calls, the Data API, connectors, its async requests).
+func (h *Handler) callable(f authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.cfg.Keys.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err == nil {
@@ -161,9 +173,9 @@ func (h *Handler) routes() {
 		m.HandleFunc("PUT /v1/organizations/{org}/members/{user}", h.manager(h.setMember))
 		m.HandleFunc("DELETE /v1/organizations/{org}/members/{user}", h.manager(h.removeMember))
 	}
-	m.HandleFunc("POST /v1/algo/{owner}/{name}", h.user(h.call))
-	m.HandleFunc("POST /v1/algo/{owner}/{name}/{version}", h.user(h.call))
-	m.HandleFunc("GET /v1/requests/{id}", h.user(h.getRequest))
+	m.HandleFunc("POST /v1/algo/{owner}/{name}", h.callable(h.call))
+	m.HandleFunc("POST /v1/algo/{owner}/{name}/{version}", h.callable(h.call))
+	m.HandleFunc("GET /v1/requests/{id}", h.callable(h.getRequest))
 
 	m.HandleFunc("POST /v1/algorithms/{owner}", h.manager(h.createAlgorithm))
 	m.HandleFunc("GET /v1/algorithms/{owner}/{name}", h.user(h.getAlgorithm))

@@ -229,6 +229,12 @@ func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resol
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if c := p.Calling; c != nil && !c.Expires.IsZero() {
+		// A call from inside an algorithm ends with the call it is part of.
+		var cancelParent context.CancelFunc
+		ctx, cancelParent = context.WithDeadline(ctx, c.Expires)
+		defer cancelParent()
+	}
 	start := s.cfg.Now()
 	stdout := o.Stdout && p.ActsFor(v.Owner)
 	if s.cfg.Keys != nil {
@@ -319,6 +325,10 @@ func newID() string {
 // request is durable once Submit returns: a restart resumes it (see Resume). base is the
 // server's lifetime context. The Meter admits the request here, not when it runs.
 func (s *Service) Submit(ctx, base context.Context, p *auth.Principal, v *registry.Resolved, requestLine []byte, o Options) (string, error) {
+	if p.Calling != nil {
+		// A request outlives its call and a restart; an algorithm's token does neither.
+		return "", fmt.Errorf("%w: asynchronous calls (output=void) are not available from inside an algorithm: call synchronously", auth.ErrForbidden)
+	}
 	if s.cfg.Meter != nil {
 		if err := s.cfg.Meter.Admit(p, v); err != nil {
 			return "", err
@@ -392,7 +402,16 @@ func (s *Service) Resume(ctx, base context.Context) error {
 		}
 		var o asyncOptions
 		_ = json.Unmarshal(r.Options, &o)
+		// The caller's rights as they are now: its key's scopes and roles (a key revoked
+		// meanwhile fails the request).
 		p := &auth.Principal{Account: r.Caller, KeyID: r.KeyID}
+		if s.cfg.Keys != nil {
+			if p, err = s.cfg.Keys.PrincipalByID(ctx, r.KeyID); err != nil {
+				env := errorEnvelope(&api.Error{ErrorBody: api.ErrorBody{ErrorType: api.ErrTypeAuth, Message: "the API key of this request is no longer valid: " + err.Error()}})
+				_ = s.cfg.Store.CompleteRequest(ctx, r.ID, store.RequestFailed, env, s.cfg.Now().UTC())
+				continue
+			}
+		}
 		s.log.Info("resuming async request", "request_id", r.ID, "version", r.VersionID)
 		s.start(base, p, v, r.ID, r.Input, Options{Timeout: time.Duration(o.TimeoutMs) * time.Millisecond, admission: resumed})
 	}

@@ -173,15 +173,11 @@ func (m *Meter) Admit(p *auth.Principal, v *registry.Resolved) error {
 	now := m.cfg.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	a := m.accounts[p.Account]
-	var least int64
-	avail, limited := a.available()
-	if limited {
-		least = m.cfg.Prices.Least(p.Account, v)
-		if avail < least {
-			return fmt.Errorf("%w: account %s has %s credits available and a call of %s costs at least %s: ask an administrator to add credits",
-				ErrPaymentRequired, p.Account, credits(avail), v.ID, credits(least))
-		}
+	a := m.account(p.Account)
+	least := m.cfg.Prices.Least(p.Account, v)
+	if avail, limited := a.available(); limited && avail < least {
+		return fmt.Errorf("%w: account %s has %s credits available and a call of %s costs at least %s: ask an administrator to add credits",
+			ErrPaymentRequired, p.Account, credits(avail), v.ID, credits(least))
 	}
 	if p.Calling == nil {
 		var b *store.Billing
@@ -197,9 +193,10 @@ func (m *Meter) Admit(p *auth.Principal, v *registry.Resolved) error {
 			return err
 		}
 	}
-	if limited {
-		a.reserved += least
-	}
+	// Reserved whether or not the account is limited now, and released by Record the same
+	// way: a change of the account's billing while calls run then leaves the reservations
+	// exact (no leak that would refuse calls, no credit spent twice).
+	a.reserved += least
 	return nil
 }
 
@@ -230,9 +227,7 @@ func (m *Meter) Record(u invoke.Usage) {
 	}
 	a := m.account(p.Account)
 	if u.Admitted {
-		if _, limited := a.available(); limited {
-			a.reserved = max(0, a.reserved-m.cfg.Prices.Least(p.Account, v))
-		}
+		a.reserved = max(0, a.reserved-m.cfg.Prices.Least(p.Account, v))
 	}
 	if m.closed {
 		m.log.Error("a call finished after metering stopped: its record is lost", "account", r.Account, "version", r.VersionID, "credits", credits(c.Total()))

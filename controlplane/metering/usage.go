@@ -3,6 +3,7 @@ package metering
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/algos-dev/algos/api"
@@ -149,6 +150,11 @@ func (m *Meter) Calls(ctx context.Context, q api.UsageQuery) ([]api.CallRecord, 
 			Credits: float64(r.ComputeMicro+r.RoyaltyMicro) / Micro}
 		if q.As == api.AsAuthor && r.Account != q.Account {
 			c.Account, c.KeyID = "", ""
+			// The calling version names its owner (and may be private): the author sees it
+			// only when it is its own.
+			if owner, _, _ := strings.Cut(r.Parent, "/"); owner != q.Account {
+				c.Parent = ""
+			}
 		}
 		out = append(out, c)
 	}

@@ -72,29 +72,12 @@ func (r *Reconciler) Options(ctx context.Context) ([]scheduler.PoolOption, error
 	return out, nil
 }
 
-// poolType describes one node of a pool: the cloud's instance type when it lists it, else what
-// a node of the pool reported, else nothing (the pool cannot be chosen yet).
+// poolType describes one node of a pool: what one of its nodes reported (the capacity workers
+// really get: a node's memory is less than its type's nominal size), else the cloud's instance
+// type, else nothing (the pool cannot be chosen yet). Preferring the reported capacity stops a
+// pool from growing, node after node, for a worker that the catalogue says fits and no node of
+// the pool can take.
 func (r *Reconciler) poolType(ctx context.Context, pool, cloud string, spec api.PoolSpec) (scheduler.InstanceType, bool) {
-	if g, err := r.driver(ctx, cloud, spec.Account); err == nil {
-		if it, ok := g.(clouds.InstanceTypes); ok {
-			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			ts, err := it.InstanceTypes(tctx)
-			cancel()
-			if err == nil {
-				for _, t := range ts {
-					if t.Name == spec.InstanceType || (spec.InstanceType == "" && len(ts) == 1) {
-						out := scheduler.InstanceType{Name: t.Name, VCPU: float64(t.VCPU), MemoryMiB: t.MemoryMiB, PricePerHour: t.PricePerHour}
-						for _, g := range t.GPUs {
-							out.GPUs += g.Count
-							out.GPUModel = g.Model
-							out.GPUMemMiB = g.MemoryMiB
-						}
-						return out, true
-					}
-				}
-			}
-		}
-	}
 	for _, n := range r.cfg.Fleet.Nodes() {
 		if n.Pool != pool {
 			continue
@@ -103,7 +86,40 @@ func (r *Reconciler) poolType(ctx context.Context, pool, cloud string, spec api.
 		for _, g := range n.GPUs() {
 			out.GPUModel, out.GPUMemMiB = g.Model, max(out.GPUMemMiB, g.MemoryMiB)
 		}
+		if t, ok := r.catalogueType(ctx, cloud, spec); ok {
+			out.PricePerHour = t.PricePerHour
+		}
 		return out, true
+	}
+	return r.catalogueType(ctx, cloud, spec)
+}
+
+// catalogueType is the pool's instance type as its cloud lists it.
+func (r *Reconciler) catalogueType(ctx context.Context, cloud string, spec api.PoolSpec) (scheduler.InstanceType, bool) {
+	g, err := r.driver(ctx, cloud, spec.Account)
+	if err != nil {
+		return scheduler.InstanceType{}, false
+	}
+	it, ok := g.(clouds.InstanceTypes)
+	if !ok {
+		return scheduler.InstanceType{}, false
+	}
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ts, err := it.InstanceTypes(tctx)
+	cancel()
+	if err != nil {
+		return scheduler.InstanceType{}, false
+	}
+	for _, t := range ts {
+		if t.Name == spec.InstanceType || (spec.InstanceType == "" && len(ts) == 1) {
+			out := scheduler.InstanceType{Name: t.Name, VCPU: float64(t.VCPU), MemoryMiB: t.MemoryMiB, PricePerHour: t.PricePerHour}
+			for _, g := range t.GPUs {
+				out.GPUs += g.Count
+				out.GPUModel = g.Model
+				out.GPUMemMiB = g.MemoryMiB
+			}
+			return out, true
+		}
 	}
 	return scheduler.InstanceType{}, false
 }

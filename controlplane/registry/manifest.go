@@ -21,8 +21,13 @@ const (
 	DefaultTimeout      = 300  // seconds
 	MaxTimeout          = 3000 // seconds
 	DefaultMaxInstances = 4
-	DefaultQueueSize    = 100
-	DefaultIdleTimeout  = "5m"
+	// MaxInstancesLimit bounds max_instances (workers of a version on a node, and the
+	// autoscaler's total), and MaxKeepWarm min_instances: an algorithm's settings must not be
+	// able to fill the installation's nodes.
+	MaxInstancesLimit  = 256
+	MaxKeepWarm        = 16
+	DefaultQueueSize   = 100
+	DefaultIdleTimeout = "5m"
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
@@ -121,6 +126,9 @@ func validateSettings(s api.Manifest) error {
 	sc := s.Scaling
 	if sc.MinInstances < 0 || sc.MaxInstances < 0 || sc.QueueSize < 0 || sc.TargetConcurrency < 0 {
 		return bad("scaling values must not be negative")
+	}
+	if sc.MaxInstances > MaxInstancesLimit || sc.MinInstances > MaxKeepWarm {
+		return bad("scaling: max_instances is at most %d and min_instances at most %d (warm workers hold nodes whether called or not)", MaxInstancesLimit, MaxKeepWarm)
 	}
 	if sc.MaxInstances > 0 && sc.MinInstances > sc.MaxInstances {
 		return bad("scaling: min_instances %d is above max_instances %d", sc.MinInstances, sc.MaxInstances)
@@ -260,6 +268,9 @@ func normalize(m api.Manifest, files map[string]bool) (api.Manifest, error) {
 	}
 	if s.MinInstances < 0 || s.MaxInstances < 1 || s.MinInstances > s.MaxInstances || s.QueueSize < 0 || s.TargetConcurrency < 0 {
 		return bad("scaling: need 0 <= min_instances <= max_instances, max_instances >= 1, queue_size >= 0")
+	}
+	if s.MaxInstances > MaxInstancesLimit || s.MinInstances > MaxKeepWarm {
+		return bad("scaling: max_instances is at most %d and min_instances at most %d", MaxInstancesLimit, MaxKeepWarm)
 	}
 	if r := m.Resources; r.CPU < 0 || r.MemoryMiB < 0 || r.GPUs < 0 || r.GPUMemMiB < 0 {
 		return bad("resources must not be negative")

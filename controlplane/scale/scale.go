@@ -322,9 +322,28 @@ func (c *Controller) Tick(ctx context.Context) error {
 	return nil
 }
 
+// Placement defaults for versions that declare no CPU or memory: a worker always takes some
+// of a node, so that warm workers of undeclared size cannot pile up on one node without end.
+const (
+	defaultCPU       = 0.25
+	defaultMemoryMiB = 256
+)
+
+// resourcesOf is what one worker of a version takes of a node, for placement.
+func resourcesOf(v *registry.Resolved) api.Resources {
+	r := v.Manifest.Resources
+	if r.CPU <= 0 {
+		r.CPU = defaultCPU
+	}
+	if r.MemoryMiB <= 0 {
+		r.MemoryMiB = defaultMemoryMiB
+	}
+	return r
+}
+
 // request is the scheduler's request for workers of a version.
 func request(v *registry.Resolved, count int) scheduler.Request {
-	r := v.Manifest.Resources
+	r := resourcesOf(v)
 	return scheduler.Request{Version: v.ID, CPU: r.CPU, MemoryMiB: r.MemoryMiB, GPUs: r.GPUs, GPUMemMiB: r.GPUMemMiB,
 		Pool: v.Manifest.NodePool, Count: count}
 }
@@ -343,7 +362,7 @@ func view(nodes []*fleet.Node, perNode map[string]map[string]int, resolved map[s
 			if v == nil {
 				continue
 			}
-			r := v.Manifest.Resources
+			r := resourcesOf(v)
 			for range k {
 				a := scheduler.Allocation{Version: id, CPU: r.CPU, MemoryMiB: r.MemoryMiB, GPUMemMiB: r.GPUMemMiB}
 				// The node knows which GPUs it granted; the view spreads them in order.
