@@ -323,10 +323,12 @@ func (c *Controller) Tick(ctx context.Context) error {
 }
 
 // Placement defaults for versions that declare no CPU or memory: a worker always takes some
-// of a node, so that warm workers of undeclared size cannot pile up on one node without end.
+// of a node, so that warm workers of undeclared size cannot pile up on one node without end
+// (40 per CPU-bound 2-core node), yet small enough that idle workers of undeclared size do not
+// make a pool grow.
 const (
-	defaultCPU       = 0.25
-	defaultMemoryMiB = 256
+	defaultCPU       = 0.05
+	defaultMemoryMiB = 128
 )
 
 // resourcesOf is what one worker of a version takes of a node, for placement.
