@@ -176,10 +176,11 @@ func TestSecurityEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := s.Keys.MintCallToken(alicePrincipal, "bob/evil/1.0.0", "req-x", time.Now().Add(time.Minute), false)
+	token, endToken, err := s.Keys.MintCallToken(alicePrincipal, "bob/evil/1.0.0", "req-x", time.Now().Add(time.Minute), false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer endToken()
 	for _, rt := range routes {
 		if rt.guard != "user" && rt.guard != "manager" && rt.guard != "admin" {
 			continue

@@ -92,6 +92,9 @@ type Keys struct {
 	mu    sync.RWMutex
 	cache map[[32]byte]*cached
 	byID  map[string]*cached // for per-call tokens: their key's state
+
+	liveMu sync.Mutex
+	live   map[string]struct{} // IDs of the calls whose tokens are valid (running calls)
 }
 
 // New returns the key service.
@@ -108,7 +111,7 @@ func New(cfg Config) (*Keys, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Keys{cfg: cfg, log: cfg.Logger.With("component", "auth"), cache: map[[32]byte]*cached{}, byID: map[string]*cached{}}, nil
+	return &Keys{cfg: cfg, log: cfg.Logger.With("component", "auth"), cache: map[[32]byte]*cached{}, byID: map[string]*cached{}, live: map[string]struct{}{}}, nil
 }
 
 // Secret makes a new random key secret.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -32,6 +33,7 @@ type callClaims struct {
 	Chain   []string         `json:"c"`           // owner/name of the algorithms on the call path, outermost first
 	NoCalls bool             `json:"n,omitempty"` // the holder may not call algorithms
 	Exp     int64            `json:"e"`           // unix milliseconds: the call's deadline
+	ID      string           `json:"i"`           // the call's: the token works while the call runs
 }
 
 // Calling is what a principal holding a per-call token knows of its call path.
@@ -48,12 +50,19 @@ type Calling struct {
 func (c *Calling) Holder() string { return c.Chain[len(c.Chain)-1] }
 
 // MintCallToken makes the token the worker of algorithm (owner/name) gets for one call made by
-// p: the caller's rights, the call path with the algorithm appended, valid until deadline.
-func (k *Keys) MintCallToken(p *Principal, algorithm, request string, deadline time.Time, noCalls bool) (string, error) {
+// p: the caller's rights, the call path with the algorithm appended. It is valid until the
+// deadline and only while the call runs: call end when the call has answered. (Live calls are
+// kept in this process: a token is checked by the control plane that minted it.)
+func (k *Keys) MintCallToken(p *Principal, algorithm, request string, deadline time.Time, noCalls bool) (token string, end func(), err error) {
 	if len(k.cfg.TokenKey) == 0 {
-		return "", errors.New("auth: no token key configured")
+		return "", nil, errors.New("auth: no token key configured")
 	}
-	c := callClaims{Account: p.Account, KeyID: p.KeyID, Algos: p.Algos, Data: p.Data, Request: request, NoCalls: noCalls, Exp: deadline.UnixMilli()}
+	idb := make([]byte, 12)
+	if _, err := rand.Read(idb); err != nil {
+		return "", nil, err
+	}
+	id := base64.RawURLEncoding.EncodeToString(idb)
+	c := callClaims{Account: p.Account, KeyID: p.KeyID, Algos: p.Algos, Data: p.Data, Request: request, NoCalls: noCalls, Exp: deadline.UnixMilli(), ID: id}
 	if p.Calling != nil {
 		c.Chain = slices.Clone(p.Calling.Chain)
 		c.Request = p.Calling.Request
@@ -61,10 +70,18 @@ func (k *Keys) MintCallToken(p *Principal, algorithm, request string, deadline t
 	c.Chain = append(c.Chain, algorithm)
 	b, err := json.Marshal(c)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	payload := base64.RawURLEncoding.EncodeToString(b)
-	return CallTokenPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(k.sign(payload)), nil
+	k.liveMu.Lock()
+	k.live[id] = struct{}{}
+	k.liveMu.Unlock()
+	end = func() {
+		k.liveMu.Lock()
+		delete(k.live, id)
+		k.liveMu.Unlock()
+	}
+	return CallTokenPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(k.sign(payload)), end, nil
 }
 
 func (k *Keys) sign(payload string) []byte {
@@ -98,6 +115,12 @@ func (k *Keys) callPrincipal(ctx context.Context, token string) (*Principal, err
 	}
 	if !k.cfg.Now().Before(time.UnixMilli(c.Exp)) {
 		return nil, fmt.Errorf("%w: the call token expired with its call", ErrUnauthorized)
+	}
+	k.liveMu.Lock()
+	_, live := k.live[c.ID]
+	k.liveMu.Unlock()
+	if !live {
+		return nil, fmt.Errorf("%w: the call this token was made for has ended", ErrUnauthorized)
 	}
 	roles, err := k.keyValid(ctx, c.KeyID)
 	if err != nil {

@@ -43,7 +43,7 @@ func TestCallTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := keys.MintCallToken(caller, "ada/a/1.0.0", "req-1", now.Add(time.Minute), false)
+	tok, end, err := keys.MintCallToken(caller, "ada/a/1.0.0", "req-1", now.Add(time.Minute), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestCallTokens(t *testing.T) {
 		t.Fatalf("token principal: %+v %+v", p, p.Calling)
 	}
 	// A child's token extends the path and keeps the root request.
-	child, err := keys.MintCallToken(p, "ada/b/2.0.0", "req-other", now.Add(time.Minute), true)
+	child, endChild, err := keys.MintCallToken(p, "ada/b/2.0.0", "req-other", now.Add(time.Minute), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,17 @@ func TestCallTokens(t *testing.T) {
 	if _, err := none.Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthorized) {
 		t.Errorf("token without a token key: %v", err)
 	}
-	if _, err := none.MintCallToken(caller, "ada/a/1.0.0", "r", now.Add(time.Minute), false); err == nil {
+	if _, _, err := none.MintCallToken(caller, "ada/a/1.0.0", "r", now.Add(time.Minute), false); err == nil {
 		t.Error("minted without a token key")
+	}
+
+	// A call that has answered ends its token, its children's staying until theirs end.
+	endChild()
+	if _, err := keys.Authenticate(ctx, child); !errors.Is(err, auth.ErrUnauthorized) {
+		t.Errorf("token of a call that has ended: %v", err)
+	}
+	if _, err := keys.Authenticate(ctx, tok); err != nil {
+		t.Errorf("token of a running call after its child ended: %v", err)
 	}
 
 	now = now.Add(2 * time.Minute)
@@ -98,4 +107,5 @@ func TestCallTokens(t *testing.T) {
 	if _, err := keys.Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthorized) {
 		t.Errorf("token of a revoked key: %v", err)
 	}
+	end()
 }

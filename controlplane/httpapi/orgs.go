@@ -153,6 +153,8 @@ func (h *Handler) setMember(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return fmt.Errorf("%w: role %q: use owner, admin or member", errInput, in.Role)
 	}
 	ctx := r.Context()
+	h.orgMu.Lock()
+	defer h.orgMu.Unlock()
 	if err := h.lastOwner(r, org, user, role); err != nil {
 		return err
 	}
@@ -205,6 +207,8 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, p *auth.P
 			return err
 		}
 	}
+	h.orgMu.Lock()
+	defer h.orgMu.Unlock()
 	if err := h.lastOwner(r, org, user, ""); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/auth"
@@ -71,6 +72,9 @@ type Handler struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// orgMu serializes changes of organizations' members, so that the last-owner check and the
+	// change it guards cannot interleave with another change (within this control plane).
+	orgMu sync.Mutex
 }
 
 // New returns the API handler.

@@ -243,10 +243,11 @@ func (s *Service) call(ctx context.Context, p *auth.Principal, v *registry.Resol
 		if p.Calling != nil {
 			req = p.Calling.Request
 		}
-		token, err := s.cfg.Keys.MintCallToken(p, v.ID, req, dl, !v.Manifest.MayCallOthers())
+		token, end, err := s.cfg.Keys.MintCallToken(p, v.ID, req, dl, !v.Manifest.MayCallOthers())
 		if err != nil {
 			return nil, 0, err
 		}
+		defer end() // the token dies with the call
 		requestLine = withToken(requestLine, token, req)
 	}
 	reply, err := s.cfg.Router.Invoke(ctx, v, requestLine, router.CallOptions{Caller: p.Account, Stdout: stdout, Node: o.Node})
