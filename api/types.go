@@ -5,6 +5,7 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -418,4 +419,13 @@ type CreateCloudAccount struct {
 	Cloud       string          `json:"cloud,omitempty"`
 	Settings    json.RawMessage `json:"settings,omitempty"`
 	Credentials json.RawMessage `json:"credentials,omitempty"`
+}
+
+// SplitVersionID splits a version ID "owner/name/1.2.3" into the algorithm "owner/name" and
+// the version "1.2.3" (split at the last slash; the version is "" when there is none).
+func SplitVersionID(id string) (algorithm, version string) {
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		return id[:i], id[i+1:]
+	}
+	return id, ""
 }

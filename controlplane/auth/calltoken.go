@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/algos-dev/algos/api"
 	"github.com/algos-dev/algos/controlplane/store"
 )
 
@@ -46,8 +47,15 @@ type Calling struct {
 	Expires time.Time
 }
 
-// Holder is the algorithm holding the token (owner/name).
+// Holder is the version holding the token (owner/name/1.2.3).
 func (c *Calling) Holder() string { return c.Chain[len(c.Chain)-1] }
+
+// HolderAlgorithm is the owner and name of the algorithm holding the token.
+func (c *Calling) HolderAlgorithm() (owner, name string) {
+	algorithm, _ := api.SplitVersionID(c.Holder())
+	owner, name, _ = strings.Cut(algorithm, "/")
+	return owner, name
+}
 
 // MintCallToken makes the token the worker of algorithm (owner/name) gets for one call made by
 // p: the caller's rights, the call path with the algorithm appended. It is valid until the

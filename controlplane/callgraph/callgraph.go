@@ -101,10 +101,8 @@ func (g *Graph) Callers(version string) []string {
 
 // algorithmOf turns "owner/name/1.2.3" into "owner/name".
 func algorithmOf(version string) string {
-	if i := strings.LastIndexByte(version, '/'); i >= 0 {
-		return version[:i]
-	}
-	return version
+	a, _ := api.SplitVersionID(version)
+	return a
 }
 
 // Of returns the graph around an algorithm (owner/name): every version reachable from its

@@ -104,8 +104,7 @@ func Resolve(p *auth.Principal, r Ref) Ref {
 	case r.Owner == MyOwner:
 		r.Owner = p.Account
 	case r.Owner == AlgoOwner && p.Calling != nil:
-		owner, rest, _ := strings.Cut(p.Calling.Holder(), "/")
-		name, _, _ := strings.Cut(rest, "/")
+		owner, name := p.Calling.HolderAlgorithm()
 		path := name
 		if r.Path != "" {
 			path += "/" + r.Path
@@ -120,8 +119,7 @@ func OwnSpace(p *auth.Principal, r Ref) bool {
 	if p.Calling == nil || r.Collection != AlgoCollection {
 		return false
 	}
-	owner, rest, _ := strings.Cut(p.Calling.Holder(), "/")
-	name, _, _ := strings.Cut(rest, "/")
+	owner, name := p.Calling.HolderAlgorithm()
 	return r.Owner == owner && (r.Path == name || strings.HasPrefix(r.Path, name+"/"))
 }
 
@@ -157,7 +155,7 @@ func algorithmOwner(p *auth.Principal) string {
 	if p.Calling == nil {
 		return ""
 	}
-	owner, _, _ := strings.Cut(p.Calling.Holder(), "/")
+	owner, _ := p.Calling.HolderAlgorithm()
 	return owner
 }
 

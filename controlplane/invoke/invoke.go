@@ -131,14 +131,6 @@ func (s *Service) Resolve(ctx context.Context, p *auth.Principal, owner, name, s
 	return v, nil
 }
 
-// algorithmOf turns a version ID "owner/name/1.2.3" into "owner/name".
-func algorithmOf(version string) string {
-	if i := strings.LastIndexByte(version, '/'); i >= 0 {
-		return version[:i]
-	}
-	return version
-}
-
 // Options of one call.
 type Options struct {
 	Timeout time.Duration // 0: the version's default
@@ -437,3 +429,9 @@ func (s *Service) Request(ctx context.Context, p *auth.Principal, id string) (pe
 
 // Wait waits for the background calls to finish (after the base context was cancelled).
 func (s *Service) Wait() { s.wg.Wait() }
+
+// algorithmOf turns a version ID "owner/name/1.2.3" into "owner/name".
+func algorithmOf(version string) string {
+	a, _ := api.SplitVersionID(version)
+	return a
+}

@@ -106,14 +106,7 @@ func (m *Metrics) Async(versionID string) {
 }
 
 // split turns "owner/name/1.2.3" into ("owner/name", "1.2.3").
-func split(id string) (string, string) {
-	for i := len(id) - 1; i >= 0; i-- {
-		if id[i] == '/' {
-			return id[:i], id[i+1:]
-		}
-	}
-	return id, ""
-}
+func split(id string) (string, string) { return api.SplitVersionID(id) }
 
 var (
 	descWorkers  = prometheus.NewDesc("algos_workers", "Workers of a version on a node, by state.", []string{"algorithm", "version", "node", "state"}, nil)
