@@ -75,6 +75,7 @@ type Controller struct {
 	keepWarm map[string]*registry.Resolved
 	warmAt   time.Time
 	status   map[string]Status
+	needs    map[string]int // pool → nodes asked for at the last tick (to take the ask back)
 }
 
 type versionState struct {
@@ -477,6 +478,14 @@ func (c *Controller) placeNear(v scheduler.View, perNode map[string]map[string]i
 
 // grow asks the cheapest matching pool for the nodes the unplaced workers need.
 func (c *Controller) grow(ctx context.Context, resolved map[string]*registry.Resolved, unplaced map[string]int) {
+	if len(unplaced) == 0 {
+		// Every worker placed: nothing to read of the pools, only earlier asks to take back.
+		for pool := range c.needs {
+			c.cfg.Pools.Need(pool, 0)
+		}
+		c.needs = nil
+		return
+	}
 	opts, err := c.cfg.Pools.Options(ctx)
 	if err != nil {
 		c.log.Warn("listing pools to grow failed", "err", err)
@@ -493,9 +502,15 @@ func (c *Controller) grow(ctx context.Context, resolved map[string]*registry.Res
 		per := perNode(p.Type, req)
 		need[p.Name] += (k + per - 1) / per
 	}
-	for _, p := range opts {
-		c.cfg.Pools.Need(p.Name, need[p.Name])
+	for pool := range c.needs {
+		if need[pool] == 0 {
+			c.cfg.Pools.Need(pool, 0)
+		}
 	}
+	for pool, n := range need {
+		c.cfg.Pools.Need(pool, n)
+	}
+	c.needs = need
 }
 
 // perNode is how many workers of req one node of type t holds (at least 1).
